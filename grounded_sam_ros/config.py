@@ -1,0 +1,104 @@
+# Copyright 2026 grounded_sam_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""One typed configuration object for the whole pipeline.
+
+Every setting that reaches the pipeline — from ROS parameters, a YAML file or CLI flags — travels in a
+:class:`PipelineConfig`. The node and the CLI only fill it in; :func:`grounded_sam_ros.pipeline.build_pipeline`
+reads it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+DEFAULT_DETECTOR = "IDEA-Research/grounding-dino-tiny"
+DEFAULT_SEGMENTER = "facebook/sam-vit-base"
+
+DEVICES_HELP = "auto, cpu, cuda or cuda:N"
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+@dataclass
+class PipelineConfig:
+    """Settings of a Grounded-SAM pipeline.
+
+    Model fields take a Hugging Face Hub id (``IDEA-Research/grounding-dino-tiny``) or a local directory holding a
+    model saved with ``save_pretrained``. Thresholds and limits apply per frame and can change between frames without
+    reloading models (see :meth:`GroundedSamPipeline.update_thresholds`).
+    """
+
+    # Models
+    detector_model: str = DEFAULT_DETECTOR
+    segmenter_model: str = DEFAULT_SEGMENTER
+    detector_family: str = "grounding_dino"
+    segmenter_family: str = "sam"
+    device: str = "auto"
+    dtype: str = "auto"
+    local_files_only: bool = False
+    allow_pickle: bool = False
+    cache_dir: str = ""
+
+    # Detection
+    box_threshold: float = 0.35
+    text_threshold: float = 0.25
+    nms_iou: float = 1.0
+    max_detections: int = 0
+
+    # Segmentation
+    multimask: bool = False
+    segment: bool = True
+
+    # Input limits
+    max_image_pixels: int = 40_000_000
+    query_overflow: str = "truncate"
+
+    def validate(self) -> "PipelineConfig":
+        """Check every field; raise ``ValueError`` naming the field, the value and what is accepted."""
+        _check_range("box_threshold", self.box_threshold, 0.0, 1.0)
+        _check_range("text_threshold", self.text_threshold, 0.0, 1.0)
+        _check_range("nms_iou", self.nms_iou, 0.0, 1.0)
+        if int(self.max_detections) != self.max_detections or self.max_detections < 0:
+            raise ValueError(f"max_detections={self.max_detections!r}: expected an integer >= 0 (0 = unlimited)")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype={self.dtype!r}: expected one of {', '.join(DTYPES)}")
+        if not _valid_device(self.device):
+            raise ValueError(f"device={self.device!r}: expected {DEVICES_HELP}")
+        if self.query_overflow not in ("truncate", "error"):
+            raise ValueError(f"query_overflow={self.query_overflow!r}: expected 'truncate' or 'error'")
+        if self.max_image_pixels < 1:
+            raise ValueError(f"max_image_pixels={self.max_image_pixels!r}: expected a positive pixel count")
+        for name in ("detector_model", "segmenter_model"):
+            if not str(getattr(self, name)).strip():
+                raise ValueError(f"{name} is empty: give a Hugging Face Hub id or a local model directory")
+        return self
+
+    def replace(self, **changes: Any) -> "PipelineConfig":
+        """A validated copy with ``changes`` applied; unknown names raise ``ValueError``."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValueError(f"unknown PipelineConfig field(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes).validate()
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> "PipelineConfig":
+        """Build from a mapping (YAML, ROS parameters); keys that are not config fields are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names}).validate()
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not isinstance(value, (int, float)) or not (low <= float(value) <= high):
+        raise ValueError(f"{name}={value!r}: expected a number in [{low}, {high}]")
+
+
+def _valid_device(device: str) -> bool:
+    if device in ("auto", "cpu", "cuda", "mps"):
+        return True
+    if device.startswith("cuda:"):
+        return device[5:].isdigit()
+    return False

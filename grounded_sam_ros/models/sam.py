@@ -1,0 +1,80 @@
+# Copyright 2026 grounded_sam_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""Segment Anything (SAM) through Hugging Face transformers: one image embedding per frame, all boxes in one call."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Tuple
+
+import numpy as np
+from PIL import Image
+
+from grounded_sam_ros.models.base import ImageEmbedding
+from grounded_sam_ros.models.loading import LoadOptions, load_pretrained
+
+
+class SamSegmenter:
+    """Box-prompted segmenter. Given a built ``SamModel`` and its processor; never opens files itself."""
+
+    family = "sam"
+
+    def __init__(self, model: Any, processor: Any, device: str = "cpu", dtype: Any = None) -> None:
+        import torch
+
+        self.model = model.eval()
+        self.processor = processor
+        self.device = torch.device(device)
+        self.dtype = dtype or torch.float32
+        pad = processor.image_processor.pad_size
+        self.pad_size = (int(pad["height"]), int(pad["width"]))  # (h, w) of the padded encoder input
+
+    @classmethod
+    def from_pretrained(cls, model_id: str, options: LoadOptions) -> "SamSegmenter":
+        from transformers import SamModel, SamProcessor
+
+        model = load_pretrained(SamModel, model_id, options, what="segmenter")
+        processor = load_pretrained(SamProcessor, model_id, options, what="segmenter processor")
+        model.to(device=options.device, dtype=options.dtype)
+        return cls(model, processor, options.device, options.dtype)
+
+    def preprocess(self, image: np.ndarray) -> Dict[str, Any]:
+        """image: HxWx3 uint8 RGB -> ``pixel_values`` (1, 3, 1024, 1024) resized (longest side) and padded."""
+        inputs = self.processor.image_processor(images=Image.fromarray(image), return_tensors="pt")
+        return {
+            "pixel_values": inputs["pixel_values"].to(self.device, self.dtype),
+            "original_size": tuple(int(v) for v in inputs["original_sizes"][0]),
+            "resized_size": tuple(int(v) for v in inputs["reshaped_input_sizes"][0]),
+        }
+
+    def embed(self, inputs: Dict[str, Any]) -> ImageEmbedding:
+        """Run the image encoder once for the frame."""
+        import torch
+
+        with torch.inference_mode():
+            embedding = self.model.get_image_embeddings(inputs["pixel_values"])
+        return ImageEmbedding(embedding, inputs["original_size"], inputs["resized_size"])
+
+    def decode(self, state: ImageEmbedding, boxes: np.ndarray, multimask: bool) -> Tuple[np.ndarray, np.ndarray]:
+        """Decode every box in one batched call.
+
+        boxes: (N, 4) float32 XYXY pixels of the source image.
+        Returns (N, h, w) float32 low-res mask logits over the padded input and (N,) float32 predicted IoU;
+        with ``multimask`` the highest-IoU of the three candidates is kept per box.
+        """
+        import torch
+
+        (height, width), (resized_h, resized_w) = state.original_size, state.resized_size
+        # Source pixels -> pixels of the resized image the encoder saw
+        scale = np.array([resized_w / width, resized_h / height] * 2, dtype=np.float64)
+        prompt = torch.as_tensor(boxes.astype(np.float64) * scale, dtype=torch.float32, device=self.device)
+        with torch.inference_mode():
+            out = self.model(
+                image_embeddings=state.embedding,
+                input_boxes=prompt[None].to(self.dtype),
+                multimask_output=multimask,
+            )
+        logits = out.pred_masks[0].float()  # (N, M, h, w)
+        iou = out.iou_scores[0].float()  # (N, M)
+        best = iou.argmax(dim=1)
+        index = torch.arange(len(best), device=best.device)
+        return logits[index, best].cpu().numpy(), iou[index, best].cpu().numpy()

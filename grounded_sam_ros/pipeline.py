@@ -1,0 +1,222 @@
+# Copyright 2026 grounded_sam_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""The Grounded-SAM pipeline: text + image -> detections with instance masks. No ROS here.
+
+Stages, each timed (seconds, in ``FrameResult.timings``):
+``text`` (query -> tokens, cached per query) -> ``detector_preprocess`` -> ``detector`` -> ``select`` (thresholds,
+labels, NMS, top-k) -> ``segmenter_preprocess`` -> ``segmenter_encoder`` (once per frame) -> ``segmenter_decoder``
+(all boxes in one call) -> ``masks`` (up-sampling inside each mask's support only). SAM is skipped when no box is kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, Optional, Tuple
+
+import numpy as np
+
+from grounded_sam_ros.config import PipelineConfig
+from grounded_sam_ros.models import LoadOptions, build_detector, build_segmenter
+from grounded_sam_ros.models.base import Detector, Segmenter, TextPrompt
+from grounded_sam_ros.postprocess import MaskUpsampler, select_boxes
+from grounded_sam_ros.prompts import parse_query
+from grounded_sam_ros.results import Detection, FrameResult
+
+_LOG = logging.getLogger(__name__)
+
+# Fields that change per frame without reloading any model.
+RUNTIME_FIELDS = frozenset(
+    {"box_threshold", "text_threshold", "nms_iou", "max_detections", "multimask", "segment", "query_overflow",
+     "max_image_pixels"}
+)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda:0`` when CUDA is available, else ``cpu``; explicit CUDA without CUDA is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but this torch build sees no CUDA device; use device='cpu' or 'auto'")
+    return "cuda:0" if device == "cuda" else device
+
+
+def resolve_dtype(dtype: str, device: str) -> Any:
+    """``auto`` -> float16 on CUDA, float32 on CPU; otherwise the named torch dtype."""
+    import torch
+
+    if dtype == "auto":
+        return torch.float16 if device.startswith("cuda") else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+
+
+def validate_image(image: np.ndarray, max_pixels: int) -> np.ndarray:
+    """Check an input frame: HxWx3 uint8 RGB, non-empty, at most ``max_pixels`` pixels. Returns it C-contiguous."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"image must be a numpy array HxWx3 uint8 RGB, got {type(image).__name__}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(
+            f"image must be HxWx3 RGB, got shape {image.shape}; convert grey/RGBA/BGR frames to RGB first "
+            "(e.g. grounded_sam_ros.data.load_image or PIL's Image.convert('RGB'))"
+        )
+    if image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8 (0..255), got {image.dtype}; scale and cast with .astype(np.uint8)")
+    height, width = image.shape[:2]
+    if height == 0 or width == 0:
+        raise ValueError(f"image is empty ({width}x{height} pixels)")
+    if height * width > max_pixels:
+        raise ValueError(
+            f"image is {width}x{height} = {height * width} pixels, above the limit of {max_pixels} "
+            "(max_image_pixels); downscale it first — the detector resizes to ~800x1333 anyway"
+        )
+    return np.ascontiguousarray(image)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: Dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+
+
+class GroundedSamPipeline:
+    """Grounding DINO boxes -> SAM masks, for one frame at a time.
+
+    Given built adapters (see :func:`build_pipeline`); never opens files. Not thread-safe: call it from one
+    worker thread.
+    """
+
+    def __init__(self, detector: Detector, segmenter: Optional[Segmenter], config: PipelineConfig) -> None:
+        self.detector = detector
+        self.segmenter = segmenter
+        self._config = config.validate()
+        self._prompts: "OrderedDict[Tuple[str, ...], TextPrompt]" = OrderedDict()
+        self._upsamplers: "OrderedDict[Tuple, MaskUpsampler]" = OrderedDict()
+
+    @property
+    def config(self) -> PipelineConfig:
+        return self._config
+
+    def update(self, **changes: Any) -> PipelineConfig:
+        """Change per-frame settings (thresholds, NMS, top-k, multimask) without reloading models.
+
+        Model fields (``detector_model``, ``device``, ...) need a new pipeline: :func:`build_pipeline`.
+        """
+        reload_needed = set(changes) - RUNTIME_FIELDS
+        if reload_needed:
+            raise RuntimeError(
+                f"{', '.join(sorted(reload_needed))} cannot change on a loaded pipeline; build a new one with "
+                "build_pipeline(config.replace(...)) (in the node: a lifecycle cleanup + configure)"
+            )
+        self._config = self._config.replace(**changes)
+        return self._config
+
+    def text_prompt(self, query: str) -> TextPrompt:
+        """Tokenised query, cached per normalised phrase list (a camera stream repeats the same query)."""
+        phrases = tuple(parse_query(query))
+        prompt = self._prompts.get(phrases)
+        if prompt is None:
+            prompt = self.detector.encode_text(phrases, overflow=self._config.query_overflow)
+            self._prompts[phrases] = prompt
+            if len(self._prompts) > 16:
+                self._prompts.popitem(last=False)
+        return prompt
+
+    def __call__(self, image: np.ndarray, query: str) -> FrameResult:
+        """Detect and segment every phrase of ``query`` in ``image``.
+
+        image: HxWx3 uint8 RGB. query: phrases separated by '.' or ','.
+        Returns a FrameResult whose detections are sorted by score, boxes in source pixels, masks cropped to
+        their tight bounding boxes.
+        """
+        config = self._config  # one snapshot for the whole frame
+        timer = _Timer()
+        image = validate_image(image, config.max_image_pixels)
+        height, width = image.shape[:2]
+
+        with timer("text"):
+            prompt = self.text_prompt(query)
+        with timer("detector_preprocess"):
+            inputs = self.detector.preprocess(image)
+        with timer("detector"):
+            raw = self.detector.forward(inputs, prompt)
+        with timer("select"):
+            selection = select_boxes(
+                raw.token_probs,
+                raw.boxes_cxcywh,
+                prompt.spans.spans,
+                (height, width),
+                config.box_threshold,
+                config.text_threshold,
+                config.nms_iou,
+                config.max_detections,
+            )
+
+        detections = [
+            Detection(
+                label=prompt.spans.phrases[int(p)],
+                score=float(s),
+                box=b.copy(),
+                id=str(i),
+                phrase_index=int(p),
+            )
+            for i, (b, s, p) in enumerate(zip(selection.boxes, selection.scores, selection.phrase_index))
+        ]
+        if detections and config.segment and self.segmenter is not None:
+            self._segment(image, selection.boxes, detections, config.multimask, timer)
+        return FrameResult(width, height, prompt.spans.query, detections, timer.timings)
+
+    def _segment(self, image: np.ndarray, boxes: np.ndarray, detections: list, multimask: bool, timer: _Timer) -> None:
+        segmenter = self.segmenter
+        with timer("segmenter_preprocess"):
+            inputs = segmenter.preprocess(image)
+        with timer("segmenter_encoder"):
+            state = segmenter.embed(inputs)
+        with timer("segmenter_decoder"):
+            logits, mask_scores = segmenter.decode(state, boxes, multimask)
+        with timer("masks"):
+            upsample = self._upsampler(logits.shape[-2:], segmenter.pad_size, state.resized_size, state.original_size)
+            for det, mask_logits, mask_score in zip(detections, logits, mask_scores):
+                det.mask, det.mask_x, det.mask_y = upsample(mask_logits)
+                det.mask_score = float(np.clip(mask_score, 0.0, 1.0))
+
+    def _upsampler(self, *sizes: Tuple[int, int]) -> MaskUpsampler:
+        key = tuple(tuple(int(v) for v in s) for s in sizes)
+        upsampler = self._upsamplers.get(key)
+        if upsampler is None:
+            upsampler = MaskUpsampler.create(*key)
+            self._upsamplers[key] = upsampler
+            if len(self._upsamplers) > 8:
+                self._upsamplers.popitem(last=False)
+        return upsampler
+
+
+def build_pipeline(config: PipelineConfig) -> GroundedSamPipeline:
+    """Load the configured detector and segmenter once and return a ready pipeline."""
+    config = config.validate()
+    device = resolve_device(config.device)
+    options = LoadOptions(
+        device=device,
+        dtype=resolve_dtype(config.dtype, device),
+        local_files_only=config.local_files_only,
+        allow_pickle=config.allow_pickle,
+        cache_dir=config.cache_dir or None,
+    )
+    _LOG.info("loading detector %s (%s) on %s", config.detector_model, config.detector_family, device)
+    detector = build_detector(config.detector_family, config.detector_model, options)
+    segmenter = None
+    if config.segment:
+        _LOG.info("loading segmenter %s (%s) on %s", config.segmenter_model, config.segmenter_family, device)
+        segmenter = build_segmenter(config.segmenter_family, config.segmenter_model, options)
+    return GroundedSamPipeline(detector, segmenter, dataclasses.replace(config, device=device))

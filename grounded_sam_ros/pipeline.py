@@ -30,8 +30,16 @@ _LOG = logging.getLogger(__name__)
 
 # Fields that change per frame without reloading any model.
 RUNTIME_FIELDS = frozenset(
-    {"box_threshold", "text_threshold", "nms_iou", "max_detections", "multimask", "segment", "query_overflow",
-     "max_image_pixels"}
+    {
+        "box_threshold",
+        "text_threshold",
+        "nms_iou",
+        "max_detections",
+        "multimask",
+        "segment",
+        "query_overflow",
+        "max_image_pixels",
+    }
 )
 
 

@@ -44,7 +44,9 @@ def parse_query(query: str) -> List[str]:
         if phrase and phrase not in phrases:
             phrases.append(phrase)
     if not phrases:
-        raise ValueError(f"query {query!r} holds no phrase: give words separated by '.' or ',', e.g. 'red cup . person'")
+        raise ValueError(
+            f"query {query!r} holds no phrase: give words separated by '.' or ',', e.g. 'red cup . person'"
+        )
     return phrases
 
 

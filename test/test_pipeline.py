@@ -145,7 +145,7 @@ def test_missing_model_dir_names_the_path(tmp_path):
     with pytest.raises(ModelNotFoundError, match="nope"):
         build_pipeline(PipelineConfig(detector_model=str(missing), segment=False))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelNotFoundError, match="config.json"):
+    with pytest.raises(ModelNotFoundError, match=r"config\.json"):
         build_pipeline(PipelineConfig(detector_model=str(tmp_path / "empty"), segment=False))
 
 
@@ -209,3 +209,5 @@ def test_rle_and_crop_edge_cases(mask):
     np.testing.assert_array_equal(ours, mask)
     crop, x, y = crop_mask(mask)
     assert crop.sum() == mask.sum()
+    if mask.any():
+        assert mask[y, :].any() and mask[:, x].any()

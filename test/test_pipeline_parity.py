@@ -85,7 +85,11 @@ def _reference(reference, image):
     with torch.no_grad():
         outputs = gd_model(**inputs)
     post = gd_processor.post_process_grounded_object_detection(
-        outputs, inputs.input_ids, threshold=BOX_THRESHOLD, text_threshold=TEXT_THRESHOLD, target_sizes=[(height, width)]
+        outputs,
+        inputs.input_ids,
+        threshold=BOX_THRESHOLD,
+        text_threshold=TEXT_THRESHOLD,
+        target_sizes=[(height, width)],
     )[0]
     keep = (torch.sigmoid(outputs.logits[0]).max(-1).values > BOX_THRESHOLD).nonzero()[:, 0]
     probs = torch.sigmoid(outputs.logits[0, keep]).numpy()

@@ -9,7 +9,7 @@ import logging
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as nnf
 
 from grounded_sam_ros.postprocess import MaskUpsampler, bilinear_matrix, box_iou, nms, select_boxes
 from grounded_sam_ros.prompts import assign_phrases, detector_caption, normalize_query, parse_query, phrase_spans
@@ -178,7 +178,7 @@ def test_nms_and_iou_against_hand_computed_values():
 @pytest.mark.parametrize("size_in, size_out", [(256, 1024), (1024, 641), (1024, 1283), (7, 3), (256, 256)])
 def test_bilinear_matrix_equals_torch_interpolate(size_in, size_out):
     x = torch.randn(1, 1, size_in, 5, generator=torch.Generator().manual_seed(0))
-    ref = F.interpolate(x, (size_out, 5), mode="bilinear", align_corners=False)[0, 0].numpy()
+    ref = nnf.interpolate(x, (size_out, 5), mode="bilinear", align_corners=False)[0, 0].numpy()
     ours = bilinear_matrix(size_in, size_out) @ x[0, 0].numpy()
     np.testing.assert_allclose(ours, ref, atol=1e-5)
 
@@ -193,10 +193,10 @@ def test_mask_upsampler_equals_reference_post_processing(original):
     logits[0] = -1.0  # empty mask
     logits[1, :, :] = -1.0
     logits[1, 100:140, 30:60] = 2.0  # a compact blob
-    logits[2] = F.avg_pool2d(logits[2][None, None], 9, 1, 4)[0, 0] * 10  # smooth, fragmented
+    logits[2] = nnf.avg_pool2d(logits[2][None, None], 9, 1, 4)[0, 0] * 10  # smooth, fragmented
     logits[3] = 1.0  # everything
-    ref = F.interpolate(logits[:, None], (1024, 1024), mode="bilinear", align_corners=False)
-    ref = F.interpolate(ref[..., : resized[0], : resized[1]], original, mode="bilinear", align_corners=False)
+    ref = nnf.interpolate(logits[:, None], (1024, 1024), mode="bilinear", align_corners=False)
+    ref = nnf.interpolate(ref[..., : resized[0], : resized[1]], original, mode="bilinear", align_corners=False)
     ref = (ref[:, 0] > 0).numpy()
 
     upsample = MaskUpsampler.create((256, 256), (1024, 1024), resized, original)

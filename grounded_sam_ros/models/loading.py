@@ -81,11 +81,11 @@ def load_pretrained(model_cls: Any, model_id: str, options: LoadOptions, what: s
     else:
         source = model_id
     offline = offline_requested(options)
-    kwargs = dict(
-        local_files_only=offline,
-        trust_remote_code=False,
-        cache_dir=options.cache_dir or None,
-    )
+    kwargs = {
+        "local_files_only": offline,
+        "trust_remote_code": False,
+        "cache_dir": options.cache_dir or None,
+    }
     if not options.allow_pickle:
         kwargs["use_safetensors"] = True
     try:
@@ -106,6 +106,18 @@ def load_pretrained(model_cls: Any, model_id: str, options: LoadOptions, what: s
 
 def _is_missing_weights(exc: Exception) -> bool:
     text = str(exc).lower()
-    needles = ("couldn't connect", "can't load", "cannot find", "not found", "does not appear", "offline",
-               "no such file", "connection", "resolve", "safetensors", "local_files_only", "is not a local folder")
+    needles = (
+        "couldn't connect",
+        "can't load",
+        "cannot find",
+        "not found",
+        "does not appear",
+        "offline",
+        "no such file",
+        "connection",
+        "resolve",
+        "safetensors",
+        "local_files_only",
+        "is not a local folder",
+    )
     return any(n in text for n in needles)

@@ -14,13 +14,68 @@ from pathlib import Path
 from typing import Tuple
 
 # A small word-piece vocabulary covering the queries used by tests and the demo.
-_VOCAB = (
-    "[PAD] [UNK] [CLS] [SEP] [MASK] . , a an the of and on in with "
-    "red green blue yellow black white orange small big left right "
-    "cup mug bottle person man woman astronaut robot arm hand cat dog table chair coffee "
-    "rocket flag suit helmet plate spoon book phone car tree sky ground window door box ball "
-    "##s ##ed ##ing"
-).split()
+_VOCAB = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    ".",
+    ",",
+    "a",
+    "an",
+    "the",
+    "of",
+    "and",
+    "on",
+    "in",
+    "with",
+    "red",
+    "green",
+    "blue",
+    "yellow",
+    "black",
+    "white",
+    "orange",
+    "small",
+    "big",
+    "left",
+    "right",
+    "cup",
+    "mug",
+    "bottle",
+    "person",
+    "man",
+    "woman",
+    "astronaut",
+    "robot",
+    "arm",
+    "hand",
+    "cat",
+    "dog",
+    "table",
+    "chair",
+    "coffee",
+    "rocket",
+    "flag",
+    "suit",
+    "helmet",
+    "plate",
+    "spoon",
+    "book",
+    "phone",
+    "car",
+    "tree",
+    "sky",
+    "ground",
+    "window",
+    "door",
+    "box",
+    "ball",
+    "##s",
+    "##ed",
+    "##ing",
+]
 
 TINY_DETECTOR_DIR = "tiny-grounding-dino"
 TINY_SEGMENTER_DIR = "tiny-sam"

@@ -79,6 +79,9 @@ _VOCAB = [
 
 TINY_DETECTOR_DIR = "tiny-grounding-dino"
 TINY_SEGMENTER_DIR = "tiny-sam"
+# A file of this name in a model directory marks its weights as random (the CLI and demo then warn on every image).
+RANDOM_WEIGHTS_MARKER = "RANDOM_WEIGHTS"
+_MARKER_TEXT = "Randomly initialised weights built by grounded_sam_ros.models.tiny: outputs are meaningless.\n"
 
 
 def build_tiny_grounding_dino(out_dir: os.PathLike, seed: int = 0) -> Path:
@@ -146,6 +149,7 @@ def build_tiny_grounding_dino(out_dir: os.PathLike, seed: int = 0) -> Path:
                 param.mul_(0.15)
     model.save_pretrained(out)
     GroundingDinoProcessor(image_processor=GroundingDinoImageProcessorPil(), tokenizer=tokenizer).save_pretrained(out)
+    (out / RANDOM_WEIGHTS_MARKER).write_text(_MARKER_TEXT)
     return out
 
 
@@ -190,6 +194,7 @@ def build_tiny_sam(out_dir: os.PathLike, seed: int = 0) -> Path:
     model = SamModel(config).eval()
     model.save_pretrained(out)
     SamProcessor(image_processor=SamImageProcessorPil()).save_pretrained(out)
+    (out / RANDOM_WEIGHTS_MARKER).write_text(_MARKER_TEXT)
     return out
 
 

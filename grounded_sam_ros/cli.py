@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -23,10 +22,6 @@ PROG = "grounded-sam"
 
 # What a model needs to load: weights as safetensors, configs and tokenizer/processor files as json/txt
 DOWNLOAD_PATTERNS = ("*.safetensors", "*.json", "*.txt")
-
-# Directory names of the tiny random models built by grounded_sam_ros.models.tiny
-_RANDOM_WEIGHT_DIRS = ("tiny-grounding-dino", "tiny-sam")
-_RANDOM_WEIGHTS_MARKER = "RANDOM_WEIGHTS"
 
 
 def version() -> str:
@@ -269,11 +264,9 @@ def result_json(result: dict) -> str:
 
 def _has_random_weights(config: PipelineConfig) -> bool:
     """True when a model is a local directory of tiny random weights (built by grounded_sam_ros.models.tiny)."""
-    for model in (config.detector_model, config.segmenter_model):
-        path = Path(os.path.expanduser(model))
-        if path.is_dir() and (path.name in _RANDOM_WEIGHT_DIRS or (path / _RANDOM_WEIGHTS_MARKER).exists()):
-            return True
-    return False
+    from grounded_sam_ros.models.tiny import has_random_weights
+
+    return any(has_random_weights(model) for model in (config.detector_model, config.segmenter_model))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -84,6 +84,14 @@ RANDOM_WEIGHTS_MARKER = "RANDOM_WEIGHTS"
 _MARKER_TEXT = "Randomly initialised weights built by grounded_sam_ros.models.tiny: outputs are meaningless.\n"
 
 
+def has_random_weights(model: str) -> bool:
+    """True when ``model`` is a local directory of random weights (tiny models, or any with the marker file)."""
+    path = Path(os.path.expanduser(model))
+    return path.is_dir() and (
+        path.name in (TINY_DETECTOR_DIR, TINY_SEGMENTER_DIR) or (path / RANDOM_WEIGHTS_MARKER).exists()
+    )
+
+
 def build_tiny_grounding_dino(out_dir: os.PathLike, seed: int = 0) -> Path:
     """Build and save a tiny random ``GroundingDinoForObjectDetection`` + processor into ``out_dir``."""
     import torch

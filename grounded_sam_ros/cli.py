@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=defaults.nms_iou,
         metavar="F",
-        help="suppress a box overlapping a better one of the same label above this IoU (1.0 = off)",
+        help="suppress a box overlapping a better-scoring one (any label) above this IoU (1.0 = off)",
     )
     seg.add_argument("--max-detections", type=int, default=defaults.max_detections, metavar="N", help="0 = no limit")
     seg.add_argument("--multimask", action="store_true", help="let SAM pick the best of 3 masks per box")

@@ -22,8 +22,8 @@ class Instance3D:
     ``position`` and ``size`` are NaN and must not be used.
     """
 
-    position: np.ndarray  # (3,) float32 metres, robust centroid
-    size: np.ndarray  # (3,) float32 metres, axis-aligned extents
+    position: np.ndarray  # (3,) float32 metres, centre of the robust bounding box of the visible surface
+    size: np.ndarray  # (3,) float32 metres, axis-aligned extents of the visible surface
     num_points: int
     valid: bool
     frame_id: str = ""

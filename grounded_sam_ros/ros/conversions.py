@@ -1,0 +1,310 @@
+# Copyright 2026 grounded_sam_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""Conversions between ROS messages and the pipeline's arrays and result types (no rclpy, no cv_bridge).
+
+Images: ``sensor_msgs/Image`` (rgb8, bgr8, rgba8, bgra8, mono8) and ``sensor_msgs/CompressedImage`` (JPEG, PNG)
+to ``HxWx3 uint8 RGB`` and back. Masks: a full-size ``HxW bool`` mask <-> (mask_x, mask_y, mono8 crop). Results:
+:class:`grounded_sam_ros.results.FrameResult` <-> ``grounded_sam_ros/DetectionArray``.
+"""
+
+from __future__ import annotations
+
+import array
+import io
+from typing import Optional, Tuple
+
+import numpy as np
+from geometry_msgs.msg import Point, Vector3
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from grounded_sam_ros.masks import crop_mask, uncrop_mask
+from grounded_sam_ros.msg import Detection as DetectionMsg
+from grounded_sam_ros.msg import DetectionArray
+from grounded_sam_ros.results import Detection, FrameResult, Instance3D
+
+# Encodings read by image_msg_to_rgb -> channels per pixel (all 8 bits per channel)
+ENCODING_CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
+_SUPPORTED = ", ".join(ENCODING_CHANNELS)
+
+COMPRESSED_FORMATS = ("JPEG", "PNG")
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Images
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def image_msg_to_rgb(msg: Image) -> np.ndarray:
+    """A ``sensor_msgs/Image`` as an ``HxWx3 uint8 RGB`` array (a copy, independent of the message).
+
+    Reads rgb8, bgr8, rgba8 (alpha dropped), bgra8 and mono8 (grey replicated to 3 channels); row padding
+    (``step > width * channels``) is skipped. ``is_bigendian`` does not matter for 8-bit channels.
+    Raises ``ValueError`` for another encoding, an empty image, a ``step`` shorter than a row, or ``data`` whose
+    length is not ``height * step``.
+    """
+    encoding = msg.encoding.strip().lower()
+    channels = ENCODING_CHANNELS.get(encoding)
+    if channels is None:
+        raise ValueError(
+            f"unsupported image encoding {msg.encoding!r}: expected one of {_SUPPORTED} "
+            "(convert 16-bit, float or Bayer images to rgb8/bgr8 before sending them)"
+        )
+    pixels = _image_pixels(msg, channels, encoding)
+    if encoding == "rgb8":
+        rgb = pixels
+    elif encoding == "bgr8":
+        rgb = pixels[:, :, ::-1]
+    elif encoding == "rgba8":
+        rgb = pixels[:, :, :3]
+    elif encoding == "bgra8":
+        rgb = pixels[:, :, 2::-1]
+    else:  # mono8
+        rgb = np.repeat(pixels, 3, axis=2)
+    # A copy: the pixels above are a view into the message's buffer
+    return np.array(rgb, dtype=np.uint8, order="C", copy=True)
+
+
+def _image_pixels(msg: Image, channels: int, encoding: str) -> np.ndarray:
+    """The message's pixels as an ``HxWxC uint8`` view (padding removed), after checking its geometry."""
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height == 0 or width == 0:
+        raise ValueError(f"empty image: {width}x{height} pixels ({encoding})")
+    row = width * channels
+    if step < row:
+        raise ValueError(
+            f"step={step} is shorter than one row: width {width} x {channels} channel(s) of {encoding} = {row} bytes"
+        )
+    data = np.frombuffer(msg.data, dtype=np.uint8)
+    if data.size != height * step:
+        raise ValueError(
+            f"data holds {data.size} bytes, expected height x step = {height} x {step} = {height * step} "
+            f"for a {width}x{height} {encoding} image"
+        )
+    return data.reshape(height, step)[:, :row].reshape(height, width, channels)
+
+
+def compressed_msg_to_rgb(msg: CompressedImage) -> np.ndarray:
+    """A JPEG or PNG ``sensor_msgs/CompressedImage`` decoded to ``HxWx3 uint8 RGB``.
+
+    The format is read from the data itself (``msg.format`` is informative only). Raises ``ValueError`` for empty,
+    truncated or corrupt data, another format, or a 16-bit/float image (e.g. compressedDepth).
+    """
+    from PIL import Image as PILImage
+
+    data = bytes(msg.data)
+    if not data:
+        raise ValueError(f"compressed image is empty (format {msg.format!r})")
+    try:
+        with PILImage.open(io.BytesIO(data)) as img:
+            kind = img.format
+            if kind not in COMPRESSED_FORMATS:
+                raise ValueError(f"compressed image is {kind}, expected JPEG or PNG (format field {msg.format!r})")
+            if kind == "JPEG" and not _jpeg_complete(data):
+                raise ValueError("compressed JPEG is truncated: its scan data has no end-of-image marker")
+            # load() raises on truncated data unless ImageFile.LOAD_TRUNCATED_IMAGES was set by someone
+            img.load()
+            if img.mode not in ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr"):
+                raise ValueError(
+                    f"compressed {kind} has pixel mode {img.mode} (16-bit or float, e.g. depth): "
+                    "expected an 8-bit colour or grey image"
+                )
+            rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except ValueError:
+        raise
+    except (OSError, SyntaxError, EOFError, PILImage.DecompressionBombError) as err:
+        raise ValueError(f"cannot decode compressed image ({len(data)} bytes, format {msg.format!r}): {err}") from err
+    return np.ascontiguousarray(rgb)
+
+
+def _jpeg_complete(data: bytes) -> bool:
+    """True when an end-of-image marker (FF D9) follows the last start-of-scan (FF DA).
+
+    Pillow fills a JPEG cut inside its scan data with grey when ``ImageFile.LOAD_TRUNCATED_IMAGES`` is set, and a
+    JPEG cut just before its end marker can decode without error at all; this check catches both. FF D9 cannot occur
+    inside entropy-coded data (FF is stuffed as FF 00), so the marker after the last scan is the image's own.
+    """
+    last_scan = data.rfind(b"\xff\xda")
+    return last_scan >= 0 and data.find(b"\xff\xd9", last_scan + 2) >= 0
+
+
+def rgb_to_image_msg(image: np.ndarray, header: Optional[Header] = None, encoding: str = "rgb8") -> Image:
+    """An ``HxWx3 uint8 RGB`` array as a ``sensor_msgs/Image`` with ``step = width * channels``.
+
+    ``encoding`` is the message's: rgb8, bgr8, rgba8/bgra8 (alpha 255) from RGB input, or mono8 from an
+    ``HxW uint8`` array. ``header`` is copied into the message (an empty header when None).
+    """
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f"image dtype is {image.dtype}, expected uint8")
+    if encoding == "mono8":
+        if image.ndim == 3 and image.shape[2] == 1:
+            image = image[:, :, 0]
+        if image.ndim != 2:
+            raise ValueError(f"mono8 needs an HxW uint8 array, got shape {image.shape}")
+        pixels = image
+    elif encoding in ("rgb8", "bgr8", "rgba8", "bgra8"):
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"{encoding} needs an HxWx3 uint8 RGB array, got shape {image.shape}")
+        pixels = image if encoding.startswith("rgb") else image[:, :, ::-1]
+        if encoding.endswith("a8"):
+            alpha = np.full(image.shape[:2] + (1,), 255, dtype=np.uint8)
+            pixels = np.concatenate([pixels, alpha], axis=2)
+    else:
+        raise ValueError(f"unsupported output encoding {encoding!r}: expected one of {_SUPPORTED}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"empty image: shape {image.shape}")
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    msg = Image()
+    if header is not None:
+        msg.header = _copy_header(header)
+    msg.height, msg.width = int(pixels.shape[0]), int(pixels.shape[1])
+    msg.encoding = encoding
+    msg.is_bigendian = 0
+    msg.step = msg.width * channels
+    msg.data = array.array("B", np.ascontiguousarray(pixels).tobytes())
+    return msg
+
+
+def _copy_header(header: Header) -> Header:
+    out = Header()
+    out.stamp.sec, out.stamp.nanosec = header.stamp.sec, header.stamp.nanosec
+    out.frame_id = header.frame_id
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Masks
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def crop_to_msg(crop: Optional[np.ndarray]) -> Image:
+    """An ``hxw bool`` crop as a mono8 ``sensor_msgs/Image`` (255 inside, 0 outside); None or empty -> a 0x0 image."""
+    msg = Image()
+    msg.encoding = "mono8"
+    if crop is None or crop.size == 0:
+        return msg
+    if crop.ndim != 2:
+        raise ValueError(f"mask crop must be 2-D (h, w), got shape {crop.shape}")
+    msg.height, msg.width = int(crop.shape[0]), int(crop.shape[1])
+    msg.step = msg.width
+    msg.data = array.array("B", (crop.astype(bool, copy=False).astype(np.uint8) * 255).tobytes())
+    return msg
+
+
+def msg_to_crop(image_msg: Image) -> np.ndarray:
+    """Inverse of :func:`crop_to_msg`: an ``hxw bool`` crop (nonzero = inside); a 0x0 image gives a (0, 0) crop."""
+    if int(image_msg.height) == 0 or int(image_msg.width) == 0:
+        return np.zeros((0, 0), dtype=bool)
+    if image_msg.encoding.strip().lower() not in ("mono8", "8uc1"):
+        raise ValueError(f"mask image encoding is {image_msg.encoding!r}, expected mono8")
+    return _image_pixels(image_msg, 1, "mono8")[:, :, 0] != 0
+
+
+def mask_to_msg(full_mask: np.ndarray) -> Tuple[int, int, Image]:
+    """A full-size ``HxW bool`` mask as ``(mask_x, mask_y, mono8 Image cropped to the mask's tight box)``.
+
+    An empty mask gives ``(0, 0, 0x0 image)``.
+    """
+    crop, x, y = crop_mask(np.asarray(full_mask))
+    return x, y, crop_to_msg(crop)
+
+
+def msg_to_mask(mask_x: int, mask_y: int, image_msg: Image, height: int, width: int) -> np.ndarray:
+    """The ``height x width bool`` mask that a (mask_x, mask_y, mono8 crop) describes.
+
+    Raises ``ValueError`` when the crop does not fit inside the image or is not mono8.
+    """
+    return uncrop_mask(msg_to_crop(image_msg), int(mask_x), int(mask_y), int(height), int(width))
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Results
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def detection_to_msg(det: Detection) -> DetectionMsg:
+    """A pipeline :class:`Detection` as a ``grounded_sam_ros/Detection``.
+
+    The mask goes as it is (the tight crop at ``mask_x``/``mask_y``); no mask (``segment=False``) becomes a 0x0
+    image. 3D fields are filled from ``det.instance_3d``: ``has_3d`` is its ``valid`` flag, and position/size are
+    zeros when it is not valid.
+    """
+    msg = DetectionMsg()
+    msg.id = str(det.id)
+    msg.label = str(det.label)
+    msg.score = float(det.score)
+    msg.mask_score = float(det.mask_score)
+    box = np.asarray(det.box, dtype=np.float32).reshape(-1)
+    if box.shape != (4,):
+        raise ValueError(f"detection box must have 4 values (x_min, y_min, x_max, y_max), got {box.size}")
+    msg.box = box
+    msg.mask_x, msg.mask_y = int(det.mask_x), int(det.mask_y)
+    msg.mask = crop_to_msg(det.mask)
+    i3 = det.instance_3d
+    if i3 is not None:
+        msg.has_3d = bool(i3.valid)
+        msg.num_points = int(i3.num_points)
+        msg.frame_3d = str(i3.frame_id)
+        if i3.valid:
+            px, py, pz = (float(v) for v in np.asarray(i3.position).reshape(3))
+            sx, sy, sz = (float(v) for v in np.asarray(i3.size).reshape(3))
+            msg.position = Point(x=px, y=py, z=pz)
+            msg.size = Vector3(x=sx, y=sy, z=sz)
+    return msg
+
+
+def msg_to_detection(msg: DetectionMsg) -> Detection:
+    """Inverse of :func:`detection_to_msg`.
+
+    ``instance_3d`` is None when the message carries no 3D data at all (``has_3d`` false, ``num_points`` 0,
+    ``frame_3d`` empty); otherwise an :class:`Instance3D` whose position/size are NaN when ``has_3d`` is false.
+    """
+    instance_3d = None
+    if msg.has_3d or msg.num_points or msg.frame_3d:
+        if msg.has_3d:
+            position = np.array([msg.position.x, msg.position.y, msg.position.z], dtype=np.float32)
+            size = np.array([msg.size.x, msg.size.y, msg.size.z], dtype=np.float32)
+        else:
+            position = np.full(3, np.nan, dtype=np.float32)
+            size = np.full(3, np.nan, dtype=np.float32)
+        instance_3d = Instance3D(
+            position=position,
+            size=size,
+            num_points=int(msg.num_points),
+            valid=bool(msg.has_3d),
+            frame_id=msg.frame_3d,
+        )
+    return Detection(
+        label=msg.label,
+        score=float(msg.score),
+        box=np.asarray(msg.box, dtype=np.float32).copy(),
+        mask=msg_to_crop(msg.mask),
+        mask_x=int(msg.mask_x),
+        mask_y=int(msg.mask_y),
+        mask_score=float(msg.mask_score),
+        id=msg.id,
+        instance_3d=instance_3d,
+    )
+
+
+def result_to_msg(result: FrameResult, header: Optional[Header] = None) -> DetectionArray:
+    """A :class:`FrameResult` as a ``grounded_sam_ros/DetectionArray``; ``header`` is the source image's."""
+    msg = DetectionArray()
+    if header is not None:
+        msg.header = _copy_header(header)
+    msg.image_width = int(result.image_width)
+    msg.image_height = int(result.image_height)
+    msg.query = result.query
+    msg.detections = [detection_to_msg(det) for det in result.detections]
+    return msg
+
+
+def msg_to_result(msg: DetectionArray) -> FrameResult:
+    """Inverse of :func:`result_to_msg` (for clients and tests); timings are not carried and come back empty."""
+    return FrameResult(
+        image_width=int(msg.image_width),
+        image_height=int(msg.image_height),
+        query=msg.query,
+        detections=[msg_to_detection(d) for d in msg.detections],
+    )

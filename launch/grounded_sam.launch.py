@@ -1,0 +1,98 @@
+# Copyright 2026 grounded_sam_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""Launch the grounded_sam node.
+
+    ros2 launch grounded_sam_ros grounded_sam.launch.py image_topic:=/camera/color/image_raw query:="red cup . person"
+    ros2 launch grounded_sam_ros grounded_sam.launch.py namespace:=robot1 params_file:=/path/my_params.yaml \
+        detector_model:=/models/grounding-dino-tiny segmenter_model:=/models/sam-vit-base device:=cuda rviz:=true
+
+Arguments left empty keep the value from ``params_file`` (default: this package's config/grounded_sam.yaml).
+The node configures and activates itself (parameter ``autostart``); set it to false in the params file to drive it
+with a lifecycle manager instead.
+"""
+
+import os
+
+import yaml
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import LifecycleNode, Node
+
+NODE_NAME = "grounded_sam"
+OVERRIDES = ("query", "detector_model", "segmenter_model", "device")
+
+
+def _file_parameters(path):
+    """The ros__parameters that apply to this node in a params file, whatever namespace it is launched in.
+
+    Sections named ``grounded_sam`` (with or without a namespace prefix) and the wildcards ``/**`` and ``**`` are
+    merged in file order, so one file works with and without the ``namespace`` argument.
+    """
+    with open(path, "r", encoding="utf-8") as stream:
+        content = yaml.safe_load(stream) or {}
+    merged = {}
+    for key, section in content.items():
+        name = str(key).rstrip("/").split("/")[-1]
+        if name in (NODE_NAME, "**") and isinstance(section, dict):
+            merged.update(section.get("ros__parameters", {}) or {})
+    return merged
+
+
+def _launch_node(context):
+    namespace = LaunchConfiguration("namespace").perform(context)
+    image_topic = LaunchConfiguration("image_topic").perform(context)
+    params_file = LaunchConfiguration("params_file").perform(context)
+    parameters = _file_parameters(params_file) if params_file else {}
+    for name in OVERRIDES:
+        value = LaunchConfiguration(name).perform(context)
+        if value:
+            parameters[name] = value
+    node = LifecycleNode(
+        package="grounded_sam_ros",
+        executable="grounded_sam_node",
+        name=NODE_NAME,
+        namespace=namespace,
+        output="screen",
+        emulate_tty=True,
+        parameters=[parameters],
+        remappings=[("image", image_topic), ("image/compressed", image_topic.rstrip("/") + "/compressed")],
+    )
+    rviz = Node(
+        package="rviz2",
+        executable="rviz2",
+        name="rviz2",
+        namespace=namespace,
+        arguments=["-d", os.path.join(get_package_share_directory("grounded_sam_ros"), "config", "grounded_sam.rviz")],
+        condition=IfCondition(LaunchConfiguration("rviz")),
+    )
+    return [node, rviz]
+
+
+def generate_launch_description():
+    default_params = os.path.join(get_package_share_directory("grounded_sam_ros"), "config", "grounded_sam.yaml")
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument("namespace", default_value="", description="namespace of the node and its topics"),
+            DeclareLaunchArgument(
+                "image_topic", default_value="image", description="camera topic (sensor_msgs/Image) to segment"
+            ),
+            DeclareLaunchArgument(
+                "query", default_value="", description="phrases to find, e.g. 'red cup . person' ('' = from params)"
+            ),
+            DeclareLaunchArgument("params_file", default_value=default_params, description="YAML parameter file"),
+            DeclareLaunchArgument(
+                "detector_model", default_value="", description="Grounding DINO Hub id or directory ('' = from params)"
+            ),
+            DeclareLaunchArgument(
+                "segmenter_model", default_value="", description="SAM Hub id or directory ('' = from params)"
+            ),
+            DeclareLaunchArgument(
+                "device", default_value="", description="auto, cpu, cuda or cuda:N ('' = from params)"
+            ),
+            DeclareLaunchArgument("rviz", default_value="false", description="also start RViz showing annotated_image"),
+            OpaqueFunction(function=_launch_node),
+        ]
+    )

@@ -218,7 +218,7 @@ def _segment_one(pipe, path: Path, query: str, out_dir: Path, banner: str | None
     start = time.perf_counter()
     try:
         result = pipe(image, query)
-    except Exception as exc:  # one bad image must not stop the others
+    except Exception as exc:  # noqa: BLE001 - one bad image must not stop the others
         _err(f"{path}: segmentation failed: {type(exc).__name__}: {exc}")
         return False
     elapsed = time.perf_counter() - start
@@ -310,7 +310,7 @@ def _download(args: argparse.Namespace) -> int:
             )
             failed.append(model)
             continue
-        except Exception as exc:  # a dropped connection mid-file, a full disk, an HTTP error: report, go on
+        except Exception as exc:  # noqa: BLE001 - a dropped connection mid-file, a full disk, an HTTP error: report, go on
             _err(f"could not download {model} into {cache}: {_first_line(exc)} (run the command again to resume)")
             failed.append(model)
             continue

@@ -15,11 +15,12 @@ import os
 
 import yaml
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
+
+from launch import LaunchDescription
 
 NODE_NAME = "grounded_sam"
 OVERRIDES = ("query", "detector_model", "segmenter_model", "device")
@@ -31,7 +32,7 @@ def _file_parameters(path):
     Sections named ``grounded_sam`` (with or without a namespace prefix) and the wildcards ``/**`` and ``**`` are
     merged in file order, so one file works with and without the ``namespace`` argument.
     """
-    with open(path, "r", encoding="utf-8") as stream:
+    with open(path, encoding="utf-8") as stream:
         content = yaml.safe_load(stream) or {}
     merged = {}
     for key, section in content.items():

@@ -120,7 +120,7 @@ def _ros_available() -> str:
     try:
         import rclpy  # noqa: F401
 
-        import grounded_sam_ros.msg  # noqa: F401
+        import grounded_sam_ros.msg
         import grounded_sam_ros.srv  # noqa: F401
     except ImportError as exc:
         return f"{exc}: run `make setup` and `source .venv/bin/activate && source install/setup.bash`"
@@ -467,7 +467,7 @@ def test_latency_through_ros_versus_the_pipeline(ros_node, sample, tiny_models, 
     assert ros_median < direct_median + 500.0
 
 
-# --- A node of its own: late subscriber to the latched query ------------------------------------------------------------
+# --- A node of its own: late subscriber to the latched query -------------------------------------------------------
 
 
 @pytest.mark.ros
@@ -502,7 +502,7 @@ def test_node_started_after_the_query_gets_it(tiny_models, tmp_path_factory, sam
     assert code == 0, node.log()[-3000:]
 
 
-# --- A node of its own: a flood of frames while inference is slow, then SIGINT mid-inference ---------------------------
+# --- A node of its own: a flood of frames while inference is slow, then SIGINT mid-inference ----------------------
 
 
 @pytest.mark.ros

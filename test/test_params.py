@@ -87,7 +87,9 @@ def test_config_from_params_maps_values():
 
 
 def test_settings_from_params_normalises_the_query():
-    settings = params.settings_from_params({"query": "Red  Cup, person .", "max_rate": 2, "image_reliability": "reliable"})
+    settings = params.settings_from_params(
+        {"query": "Red  Cup, person .", "max_rate": 2, "image_reliability": "reliable"}
+    )
     assert settings.query == "red cup . person"
     assert settings.max_rate == 2.0 and isinstance(settings.max_rate, float)
     assert settings.image_reliability == "reliable"
@@ -180,7 +182,7 @@ def test_descriptors_carry_types_ranges_and_read_only():
     assert params.descriptor(params.SPECS["multimask"]).type == ParameterType.PARAMETER_BOOL
 
 
-# --- launch file (launch / launch_ros are not installable here: compile it, and run its YAML logic on stubs) -----------
+# --- launch file (launch / launch_ros are not installable here: compile it, and run its YAML logic on stubs) ------
 
 
 def test_launch_file_compiles(tmp_path):

@@ -444,19 +444,55 @@ def instance_points(
     :func:`instances_3d`.
     """
     flt = depth_filter or DepthFilter()
+    _check_stride(stride)
+    lookup = _DepthLookup(depth_m, intrinsics, image_size)
+    return _collect_points(list(detections), lookup, flt, "", int(stride), fill=False)
+
+
+def instances_3d_with_points(
+    detections: Iterable[Detection],
+    depth_m: np.ndarray,
+    intrinsics: CameraIntrinsics,
+    *,
+    image_size: Optional[Tuple[int, int]] = None,
+    depth_filter: Optional[DepthFilter] = None,
+    frame_id: str = "",
+    stride: int = 1,
+) -> Tuple[List[Detection], np.ndarray, np.ndarray]:
+    """:func:`instances_3d` and :func:`instance_points` in one pass over the masks (what a node publishing a cloud
+    needs): fills ``Detection.instance_3d`` in place and returns ``(detections, points, ids)``, the last two exactly
+    as :func:`instance_points` returns them (Nx3 float32 metres, (N,) uint32)."""
+    flt = depth_filter or DepthFilter()
+    _check_stride(stride)
+    lookup = _DepthLookup(depth_m, intrinsics, image_size)
+    dets = list(detections)
+    points, ids = _collect_points(dets, lookup, flt, frame_id, int(stride), fill=True)
+    return dets, points, ids
+
+
+def _check_stride(stride: int) -> None:
     if int(stride) != stride or stride < 1:
         raise ValueError(f"stride={stride!r}: expected an integer >= 1")
-    lookup = _DepthLookup(depth_m, intrinsics, image_size)
+
+
+def _collect_points(
+    dets: List[Detection], lookup: _DepthLookup, flt: DepthFilter, frame_id: str, stride: int, fill: bool
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Kept points of every detection, every ``stride``-th; with ``fill`` also sets each ``instance_3d``."""
     all_pts: List[np.ndarray] = []
     all_ids: List[np.ndarray] = []
-    for det in detections:
+    for det in dets:
         if det.mask is None:
+            if fill:
+                det.instance_3d = _invalid(0, frame_id)
             continue
         crop, x0, y0 = _crop_of(det.mask, det.mask_x, det.mask_y)
-        _, pts = _measure(crop, x0, y0, lookup, flt, "", want_points=True)
+        inst, pts = _measure(crop, x0, y0, lookup, flt, frame_id, want_points=True)
+        if fill:
+            det.instance_3d = inst
         if pts is None:
             continue
-        pts = pts[:, :: int(stride)].T
+        pts = pts[:, ::stride].T
         all_pts.append(pts)
         all_ids.append(np.full(len(pts), instance_id(det.id), dtype=np.uint32))
     if not all_pts:

@@ -18,6 +18,7 @@ from geometry_msgs.msg import Point, Vector3
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from grounded_sam_ros.geometry import depth_to_metres
 from grounded_sam_ros.masks import crop_mask, uncrop_mask
 from grounded_sam_ros.msg import Detection as DetectionMsg
 from grounded_sam_ros.msg import DetectionArray
@@ -82,6 +83,30 @@ def _image_pixels(msg: Image, channels: int, encoding: str) -> np.ndarray:
             f"for a {width}x{height} {encoding} image"
         )
     return data.reshape(height, step)[:, :row].reshape(height, width, channels)
+
+
+# Depth encodings read by depth_msg_to_metres -> (numpy dtype, encoding passed to geometry.depth_to_metres)
+DEPTH_ENCODINGS = {"16uc1": ("u2", "16UC1"), "mono16": ("u2", "16UC1"), "32fc1": ("f4", "32FC1")}
+
+
+def depth_msg_to_metres(msg: Image, scale: Optional[float] = None) -> np.ndarray:
+    """A depth ``sensor_msgs/Image`` as ``HxW float32`` metres along the optical axis, NaN where invalid (a copy).
+
+    Reads 16UC1 / mono16 (millimetres, 0 = no reading, REP 118) and 32FC1 (metres; 0, negative, NaN and inf = no
+    reading), in either byte order (``is_bigendian``), skipping row padding. ``scale`` overrides the unit: metres per
+    raw unit (None = from the encoding). Raises ``ValueError`` for another encoding or a malformed image.
+    """
+    encoding = msg.encoding.strip().lower()
+    if encoding not in DEPTH_ENCODINGS:
+        raise ValueError(
+            f"unsupported depth encoding {msg.encoding!r}: expected 16UC1 (millimetres) or 32FC1 (metres), the "
+            "encodings of REP 118 depth images"
+        )
+    kind, geometry_encoding = DEPTH_ENCODINGS[encoding]
+    dtype = np.dtype(kind).newbyteorder(">" if msg.is_bigendian else "<")
+    pixels = _image_pixels(msg, dtype.itemsize, encoding)  # HxWx(bytes per pixel) uint8 view
+    raw = np.ascontiguousarray(pixels).view(dtype)[:, :, 0]
+    return depth_to_metres(raw.astype(dtype.newbyteorder("="), copy=False), geometry_encoding, scale)
 
 
 def compressed_msg_to_rgb(msg: CompressedImage) -> np.ndarray:

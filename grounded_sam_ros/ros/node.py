@@ -9,6 +9,10 @@ Topics (relative names, remap as usual)::
     query              std_msgs/String              in   reliable + transient local, depth 1
     detections         grounded_sam_ros/DetectionArray   out  header = the source frame's header
     annotated_image    sensor_msgs/Image (rgb8)     out  drawn only while someone subscribes
+    depth/image        sensor_msgs/Image 16UC1/32FC1     in   when use_depth; QoS as image, keep last 5
+    depth/camera_info  sensor_msgs/CameraInfo       in   when use_depth; best effort (matches any publisher)
+    detections_markers visualization_msgs/MarkerArray    out  when use_depth: a box + label per 3D instance
+    instances_cloud    sensor_msgs/PointCloud2      out  when use_depth and publish_cloud, while someone subscribes
     /diagnostics       diagnostic_msgs/DiagnosticArray   out  ~1 Hz: fps, latency, dropped frames, last error
     segment            grounded_sam_ros/Segment     service
 
@@ -17,6 +21,11 @@ runs the pipeline and publishes. The ``segment`` service hands its inference to 
 frame) and waits for it, so there is never more than one inference at a time and all model work stays on one thread;
 parameters, lifecycle requests and other callbacks are answered meanwhile by a multi-threaded executor. Models load on
 the lifecycle ``configure`` transition and are freed on ``cleanup``.
+
+Depth (``use_depth``): depth callbacks only store the message in a :class:`DepthFusion`; after the pipeline's result
+the worker pairs the frame with the depth image closest in stamp (within ``depth_slop``) and measures each instance
+there (pure :mod:`grounded_sam_ros.geometry`). A frame without matching depth is published without 3D
+(``has_3d`` false) and the diagnostics say why.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import queue
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 import numpy as np
 import rclpy
@@ -40,18 +49,27 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
-from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import String
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from std_msgs.msg import Header, String
+from visualization_msgs.msg import MarkerArray
 
+from grounded_sam_ros.geometry import DepthFilter
 from grounded_sam_ros.msg import DetectionArray
 from grounded_sam_ros.results import FrameResult
-from grounded_sam_ros.ros import conversions, params
+from grounded_sam_ros.ros import conversions, depth_fusion, params
+from grounded_sam_ros.ros.depth_fusion import DepthFusion, FusionOutcome, stamp_ns
+from grounded_sam_ros.ros.geometry_msgs_conv import (
+    markers_from_detections,
+    pointcloud_from_points,
+    published_marker_ids,
+)
 from grounded_sam_ros.ros.runtime import Frame, FrameSlot, Job, LogThrottle, NodeStats, RateLimiter, SequenceGaps
 from grounded_sam_ros.srv import Segment
 
 NODE_NAME = "grounded_sam"
 THROTTLE_S = 5.0
 SERVICE_TIMEOUT_S = 300.0  # a service call waits at most this long for the worker
+DEPTH_WAIT_S = 0.1  # after inference, how long a frame waits for a matching depth image that may still be coming
 
 
 def image_qos(reliability: str) -> QoSProfile:
@@ -72,6 +90,14 @@ QUERY_QOS = QoSProfile(
 )
 OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
 ANNOTATED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE)
+CAMERA_INFO_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+
+
+def depth_qos(reliability: str) -> QoSProfile:
+    """Like :func:`image_qos` but keeping 5 frames, so that the depth matching a colour frame is still there."""
+    qos = image_qos(reliability)
+    qos.depth = 5
+    return qos
 
 
 class GroundedSamNode(LifecycleNode):
@@ -104,8 +130,14 @@ class GroundedSamNode(LifecycleNode):
         self._subs: List[Any] = []
         self._detections_pub = None
         self._annotated_pub = None
+        self._depth = DepthFusion()
+        self._markers_pub = None
+        self._cloud_pub = None
+        self._marker_ids: Set[int] = set()  # marker ids on screen (published last frame), for the DELETEs
+        self._marker_frame = ""
 
         self._frames_group = MutuallyExclusiveCallbackGroup()
+        self._depth_group = MutuallyExclusiveCallbackGroup()
         self._service_group = MutuallyExclusiveCallbackGroup()
         self.add_on_set_parameters_callback(self._on_set_parameters)
         # Raw so that a malformed message (e.g. non-UTF-8 bytes) is rejected here, not inside the executor
@@ -150,6 +182,21 @@ class GroundedSamNode(LifecycleNode):
                     CompressedImage, "image/compressed", self._on_compressed, qos, callback_group=self._frames_group
                 )
             )
+        if settings.use_depth:
+            self._markers_pub = self.create_lifecycle_publisher(MarkerArray, "detections_markers", OUTPUT_QOS)
+            if settings.publish_cloud:
+                self._cloud_pub = self.create_lifecycle_publisher(PointCloud2, "instances_cloud", ANNOTATED_QOS)
+            group = self._depth_group
+            self._subs.append(
+                self.create_subscription(
+                    Image, "depth/image", self._on_depth, depth_qos(settings.image_reliability), callback_group=group
+                )
+            )
+            self._subs.append(
+                self.create_subscription(
+                    CameraInfo, "depth/camera_info", self._on_camera_info, CAMERA_INFO_QOS, callback_group=group
+                )
+            )
         self._start_worker()
         return super().on_configure(state)
 
@@ -190,11 +237,13 @@ class GroundedSamNode(LifecycleNode):
         for sub in self._subs:
             self.destroy_subscription(sub)
         self._subs = []
-        for pub in (self._detections_pub, self._annotated_pub):
+        for pub in (self._detections_pub, self._annotated_pub, self._markers_pub, self._cloud_pub):
             if pub is not None:
                 self.destroy_lifecycle_publisher(pub)
-        self._detections_pub = self._annotated_pub = None
+        self._detections_pub = self._annotated_pub = self._markers_pub = self._cloud_pub = None
         self._slot.clear()
+        self._depth.clear()
+        self._marker_ids = set()
         with self._infer_lock:
             self._pipe = None
         gc.collect()
@@ -278,13 +327,59 @@ class GroundedSamNode(LifecycleNode):
         detections_pub, annotated_pub = self._detections_pub, self._annotated_pub
         if detections_pub is None:
             return
+        cloud_pub = self._cloud_pub
+        want_cloud = cloud_pub is not None and cloud_pub.get_subscription_count() > 0
+        depth = self._fuse_depth(result, header, want_cloud) if self._settings.use_depth else None
         detections_pub.publish(conversions.result_to_msg(result, header))
         self._stats.record(frame.received, started, time.monotonic())
+        if depth is not None:
+            self._publish_3d(result, header, depth, cloud_pub if want_cloud else None)
         if annotated_pub is not None and annotated_pub.get_subscription_count() > 0:
             from grounded_sam_ros.visualize import annotate
 
             annotated_pub.publish(conversions.rgb_to_image_msg(annotate(image, result), header))
             self._stats.count("annotated")
+
+    def _fuse_depth(self, result: FrameResult, header: Header, want_cloud: bool = False) -> FusionOutcome:
+        """Fill the detections' 3D fields from the depth image matching ``header``'s stamp; never raises."""
+        settings = self._settings
+        try:
+            outcome = self._depth.fuse(
+                result.detections,
+                stamp_ns(header.stamp),
+                (result.image_width, result.image_height),
+                slop_s=settings.depth_slop,
+                depth_filter=DepthFilter(min_points=settings.depth_min_points),
+                scale=settings.depth_scale,
+                cloud_stride=settings.cloud_stride if want_cloud else 0,
+                wait_s=DEPTH_WAIT_S,
+            )
+        except Exception as exc:  # noqa: BLE001 - a 3D failure must not lose the 2D detections
+            for det in result.detections:
+                det.instance_3d = None
+            outcome = self._depth.missed(depth_fusion.FAILED, f"3D step failed: {type(exc).__name__}: {exc}")
+        if not outcome.fused:
+            self._log_throttled(f"no 3D for this frame: {outcome.reason}")
+        return outcome
+
+    def _publish_3d(self, result: FrameResult, header: Header, depth: FusionOutcome, cloud_pub) -> None:
+        """Markers (and the cloud) for a frame, stamped like the colour frame, in the depth optical frame."""
+        markers_pub = self._markers_pub
+        if markers_pub is None:
+            return
+        if depth.fused:
+            self._marker_frame = depth.frame_id
+        out_header = Header(frame_id=self._marker_frame or header.frame_id)
+        out_header.stamp = header.stamp
+        markers = markers_from_detections(result.detections, out_header, previous_ids=self._marker_ids)
+        self._marker_ids = published_marker_ids(result.detections)
+        if markers.markers:
+            markers_pub.publish(markers)
+        if cloud_pub is not None:
+            points, ids = depth.points, depth.ids
+            if points is None:  # no depth: an empty cloud clears the last one
+                points, ids = np.zeros((0, 3), np.float32), np.zeros(0, np.uint32)
+            cloud_pub.publish(pointcloud_from_points(points, ids, out_header))
 
     def _to_rgb(self, frame: Frame) -> np.ndarray:
         """HxWx3 uint8 RGB from a received message; ValueError with the reason for a bad one."""
@@ -306,6 +401,13 @@ class GroundedSamNode(LifecycleNode):
                 return None
             return pipe(image, query)
 
+    def _infer_with_depth(self, image: np.ndarray, query: str, header: Header) -> Optional[FrameResult]:
+        """The pipeline's result, with 3D fields when use_depth and a depth image matches ``header``'s stamp."""
+        result = self._infer(image, query)
+        if result is not None and self._settings.use_depth:
+            self._fuse_depth(result, header)
+        return result
+
     # ----------------------------------------------------------------------------------------------- callbacks
 
     def _on_image(self, msg: Image, info: Dict[str, Any]) -> None:
@@ -320,6 +422,12 @@ class GroundedSamNode(LifecycleNode):
         gid = info.get("publisher_gid") or {}
         self._gaps.observe(bytes(gid.get("data", b"")), info.get("publication_sequence_number"))
         self._slot.put(frame)
+
+    def _on_depth(self, msg: Image) -> None:
+        self._depth.add_depth(msg)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._depth.add_camera_info(msg)
 
     def _on_query(self, data: bytes) -> None:
         try:
@@ -349,8 +457,9 @@ class GroundedSamNode(LifecycleNode):
             self.get_logger().info(f"query: '{shown}'" if self._query else "query cleared: inference paused")
         if "max_rate" in cleaned:
             self._rate.max_rate = cleaned["max_rate"]
-        if "debug_delay" in cleaned:
-            self._settings = dataclasses.replace(self._settings, debug_delay=cleaned["debug_delay"])
+        settings = params.live_settings(cleaned)
+        if settings:
+            self._settings = dataclasses.replace(self._settings, **settings)
         updates = params.live_updates(cleaned)
         if updates:
             with self._state_lock:
@@ -386,7 +495,7 @@ class GroundedSamNode(LifecycleNode):
                 response.message = "no query: give one in the request, on the 'query' topic or as the 'query' parameter"
                 return response
             image = self._to_rgb(frame)
-            result = self._run_on_worker(lambda: self._infer(image, query))
+            result = self._run_on_worker(lambda: self._infer_with_depth(image, query, frame.msg.header))
             if result is None:
                 response.message = "the node is shutting down"
                 return response
@@ -418,6 +527,9 @@ class GroundedSamNode(LifecycleNode):
 
     def _diagnostics(self) -> DiagnosticArray:
         snap = self._stats.snapshot()
+        depth = self._depth.snapshot()
+        if not self._settings.use_depth:
+            depth["depth_status"] = "off"
         pipe = self._pipe
         state = "active" if self._active else ("inactive" if pipe is not None else "unconfigured")
         status = DiagnosticStatus(name=f"{self.get_fully_qualified_name()}: pipeline", hardware_id=self._device())
@@ -428,6 +540,8 @@ class GroundedSamNode(LifecycleNode):
             status.level, status.message = DiagnosticStatus.WARN, "no query: not processing frames"
         elif recent_error and snap["errors"]:
             status.level, status.message = DiagnosticStatus.ERROR, snap["last_error"][:200]
+        elif self._settings.use_depth and depth["depth_status"] not in (depth_fusion.OK, depth_fusion.WAITING):
+            status.level, status.message = DiagnosticStatus.WARN, f"no 3D: {depth['last_depth_error'][:200]}"
         else:
             status.level = DiagnosticStatus.OK
             status.message = f"{snap['fps']:.1f} fps, latency {snap['latency_ms_mean']:.0f} ms"
@@ -450,6 +564,8 @@ class GroundedSamNode(LifecycleNode):
             "detector_model": str(self._values["detector_model"]),
             "segmenter_model": str(self._values["segmenter_model"]),
             "max_rate": str(self._rate.max_rate),
+            "use_depth": str(self._settings.use_depth).lower(),
+            **depth,
         }
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         msg = DiagnosticArray(status=[status])

@@ -166,6 +166,49 @@ PARAMS: Tuple[ParamSpec, ...] = (
         "Configure and activate at start-up, so the node works without a lifecycle manager.",
         STARTUP,
     ),
+    # Depth: 3D instances (see the README's "3D instances from depth")
+    ParamSpec(
+        "use_depth",
+        False,
+        "Subscribe to 'depth/image' (16UC1 mm or 32FC1 m, registered to the colour image) and 'depth/camera_info', "
+        "and fill each detection's 3D fields and 'detections_markers'.",
+        CONFIGURE,
+    ),
+    ParamSpec(
+        "depth_slop",
+        0.05,
+        "A depth image is fused with a colour frame only if their header stamps differ by at most this many seconds.",
+        low=0.0,
+        high=5.0,
+    ),
+    ParamSpec(
+        "depth_scale",
+        0.0,
+        "Metres per raw depth unit (e.g. 0.00025 for quarter-millimetre 16UC1); 0 = from the encoding "
+        "(16UC1: 0.001, 32FC1: 1).",
+        low=0.0,
+        high=100.0,
+    ),
+    ParamSpec(
+        "depth_min_points",
+        30,
+        "An instance needs at least this many valid depth pixels under its mask to get a 3D position (has_3d).",
+        low=1,
+        high=1_000_000,
+    ),
+    ParamSpec(
+        "publish_cloud",
+        False,
+        "Also publish 'instances_cloud' (sensor_msgs/PointCloud2: x, y, z, instance) while someone subscribes.",
+        CONFIGURE,
+    ),
+    ParamSpec(
+        "cloud_stride",
+        1,
+        "Keep every n-th point of each instance in 'instances_cloud' (1 = all).",
+        low=1,
+        high=1000,
+    ),
     ParamSpec(
         "debug_delay",
         0.0,
@@ -179,6 +222,8 @@ SPECS: Dict[str, ParamSpec] = {spec.name: spec for spec in PARAMS}
 
 # Pipeline fields that GroundedSamPipeline.update() applies per frame without reloading models
 LIVE_CONFIG_FIELDS = tuple(s.config_field for s in PARAMS if s.applies == LIVE and s.config_field)
+# Node-only parameters that apply from the next frame (NodeSettings fields)
+LIVE_NODE_FIELDS = tuple(s.name for s in PARAMS if s.applies == LIVE and not s.config_field)
 
 
 @dataclass(frozen=True)
@@ -191,6 +236,12 @@ class NodeSettings:
     max_rate: float = 0.0
     autostart: bool = True
     debug_delay: float = 0.0
+    use_depth: bool = False
+    depth_slop: float = 0.05  # seconds
+    depth_scale: float = 0.0  # metres per raw unit; 0 = from the encoding
+    depth_min_points: int = 30
+    publish_cloud: bool = False
+    cloud_stride: int = 1
 
 
 def defaults() -> Dict[str, Any]:
@@ -232,7 +283,7 @@ def validate_value(name: str, value: Any) -> Any:
         value = float(value)
     elif spec.type is str and not isinstance(value, str):
         raise ValueError(f"{name}={value!r}: expected a string")
-    if spec.low is not None and value < spec.low or spec.high is not None and value > spec.high:
+    if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
         raise ValueError(f"{name}={value!r}: expected a value in [{spec.low}, {spec.high}]")
     if spec.choices and value not in spec.choices:
         raise ValueError(f"{name}={value!r}: expected one of {', '.join(spec.choices)}")
@@ -289,6 +340,11 @@ def settings_from_params(values: Mapping[str, Any]) -> NodeSettings:
     return NodeSettings(**{name: validate_value(name, merged[name]) for name in names})
 
 
+def live_settings(changes: Mapping[str, Any]) -> Dict[str, Any]:
+    """The cleaned parameter changes that are live NodeSettings fields, as ``dataclasses.replace`` keywords."""
+    return {name: value for name, value in changes.items() if name in LIVE_NODE_FIELDS}
+
+
 def live_updates(changes: Mapping[str, Any]) -> Dict[str, Any]:
     """The subset of cleaned parameter changes that the pipeline applies per frame, as ``update()`` keywords."""
     return {SPECS[n].config_field: v for n, v in changes.items() if SPECS[n].config_field in LIVE_CONFIG_FIELDS}
@@ -320,7 +376,8 @@ def descriptor(spec: ParamSpec):
         notes.append("changes only while unconfigured (lifecycle cleanup, set, configure, activate)")
     desc.additional_constraints = "; ".join(notes)
     if spec.low is not None and spec.type is float:
-        desc.floating_point_range = [FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
+        low, high = float(spec.low), float(spec.high)
+        desc.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
     elif spec.low is not None and spec.type is int:
         desc.integer_range = [IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=1)]
     return desc

@@ -5,6 +5,9 @@
     ros2 launch grounded_sam_ros grounded_sam.launch.py image_topic:=/camera/color/image_raw query:="red cup . person"
     ros2 launch grounded_sam_ros grounded_sam.launch.py namespace:=robot1 params_file:=/path/my_params.yaml \
         detector_model:=/models/grounding-dino-tiny segmenter_model:=/models/sam-vit-base device:=cuda rviz:=true
+    ros2 launch grounded_sam_ros grounded_sam.launch.py image_topic:=/camera/color/image_raw use_depth:=true \
+        depth_topic:=/camera/aligned_depth_to_color/image_raw \
+        depth_info_topic:=/camera/aligned_depth_to_color/camera_info
 
 Arguments left empty keep the value from ``params_file`` (default: this package's config/grounded_sam.yaml).
 The node configures and activates itself (parameter ``autostart``); set it to false in the params file to drive it
@@ -24,6 +27,7 @@ from launch import LaunchDescription
 
 NODE_NAME = "grounded_sam"
 OVERRIDES = ("query", "detector_model", "segmenter_model", "device")
+BOOL_OVERRIDES = ("use_depth",)  # 'true' / 'false'; '' keeps the params file's value
 
 
 def _file_parameters(path):
@@ -51,6 +55,14 @@ def _launch_node(context):
         value = LaunchConfiguration(name).perform(context)
         if value:
             parameters[name] = value
+    for name in BOOL_OVERRIDES:
+        value = LaunchConfiguration(name).perform(context).strip().lower()
+        if value in ("true", "false"):
+            parameters[name] = value == "true"
+        elif value:
+            raise ValueError(f"{name}:={value!r}: expected true or false")
+    depth_topic = LaunchConfiguration("depth_topic").perform(context)
+    depth_info_topic = LaunchConfiguration("depth_info_topic").perform(context)
     node = LifecycleNode(
         package="grounded_sam_ros",
         executable="grounded_sam_node",
@@ -59,7 +71,12 @@ def _launch_node(context):
         output="screen",
         emulate_tty=True,
         parameters=[parameters],
-        remappings=[("image", image_topic), ("image/compressed", image_topic.rstrip("/") + "/compressed")],
+        remappings=[
+            ("image", image_topic),
+            ("image/compressed", image_topic.rstrip("/") + "/compressed"),
+            ("depth/image", depth_topic),
+            ("depth/camera_info", depth_info_topic),
+        ],
     )
     rviz = Node(
         package="rviz2",
@@ -92,6 +109,17 @@ def generate_launch_description():
             ),
             DeclareLaunchArgument(
                 "device", default_value="", description="auto, cpu, cuda or cuda:N ('' = from params)"
+            ),
+            DeclareLaunchArgument(
+                "use_depth", default_value="", description="true: fuse depth for 3D instances ('' = from params)"
+            ),
+            DeclareLaunchArgument(
+                "depth_topic",
+                default_value="depth/image",
+                description="depth image (16UC1 mm / 32FC1 m) registered to the colour image, used when use_depth",
+            ),
+            DeclareLaunchArgument(
+                "depth_info_topic", default_value="depth/camera_info", description="CameraInfo of the depth image"
             ),
             DeclareLaunchArgument("rviz", default_value="false", description="also start RViz showing annotated_image"),
             OpaqueFunction(function=_launch_node),

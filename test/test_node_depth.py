@@ -21,6 +21,7 @@ import pytest
 pytest.importorskip("grounded_sam_ros.msg", reason="interfaces not built: run `make setup` (colcon build)")
 
 from sensor_msgs.msg import CameraInfo, Image
+from test_params import launch_module  # noqa: F401 - the launch file on stand-ins for launch / launch_ros
 
 from grounded_sam_ros.geometry import CameraIntrinsics, DepthFilter, instance_id, instance_points, instances_3d
 from grounded_sam_ros.results import Detection
@@ -297,6 +298,19 @@ def test_depth_parameters_defaults_ranges_and_when_they_apply():
         assert needle in str(info.value), (name, str(info.value))
     with pytest.raises(ValueError, match="cleanup"):
         params.check_changes(params.defaults(), {"use_depth": True}, configured=True)
+
+
+def test_yaml_and_launch_file_offer_the_depth_settings(launch_module):  # noqa: F811 - the imported fixture
+    import yaml
+    from test_params import CONFIG_YAML
+
+    values = yaml.safe_load(CONFIG_YAML.read_text())["grounded_sam"]["ros__parameters"]
+    for name in ("use_depth", "depth_slop", "depth_scale", "depth_min_points", "publish_cloud", "cloud_stride"):
+        assert values[name] == params.SPECS[name].default, name
+    entities = launch_module.generate_launch_description()
+    declared = {e.args[0]: e.kwargs.get("default_value") for e in entities if "default_value" in e.kwargs}
+    assert declared["use_depth"] == ""  # '' = from the params file
+    assert (declared["depth_topic"], declared["depth_info_topic"]) == ("depth/image", "depth/camera_info")
 
 
 # ----------------------------------------------------------------------------------------------------------------------

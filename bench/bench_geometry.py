@@ -5,8 +5,11 @@
 Prints one row per (depth resolution, instance count): milliseconds (median, and the minimum for "3d min", which
 is less sensitive to other load on the machine) for decoding a 16UC1 depth image to metres,
 for :func:`instances_3d` over all instances, for :func:`instance_points` (the optional point cloud) and for packing
-that cloud into a PointCloud2. Masks are ellipses 60-320 px across at random places (a typical SAM output); depth is a
-noisy slanted plane with the instances 0.1-0.5 m in front of it.
+that cloud into a PointCloud2. With the ROS messages installed, two more columns time what the node's worker adds to
+each frame with ``use_depth``: "node 3d" is :meth:`DepthFusion.fuse` (stamp matching, sensor_msgs/Image bytes to
+metres, CameraInfo to intrinsics, every instance) and "markers" builds the MarkerArray. Masks are ellipses 60-320 px
+across at random places (a typical SAM output); depth is a noisy slanted plane with the instances 0.1-0.5 m in front
+of it.
 
     PYTHONPATH=$PWD .venv/bin/python bench/bench_geometry.py [--repeats 20]
 """
@@ -59,6 +62,27 @@ def timed(fn: Callable[[], object], repeats: int, best: bool = False) -> float:
     return float(np.min(times) if best else np.median(times)) * 1000.0
 
 
+def node_step(raw: np.ndarray, k: CameraIntrinsics, dets: List[Detection]) -> Callable[[], object]:
+    """The node's per-frame 3D step on a 16UC1 sensor_msgs/Image of ``raw``: a callable for :func:`timed`."""
+    from sensor_msgs.msg import CameraInfo, Image
+
+    from grounded_sam_ros.geometry import DepthFilter
+    from grounded_sam_ros.ros.depth_fusion import DepthFusion
+
+    msg = Image(height=raw.shape[0], width=raw.shape[1], encoding="16UC1", step=2 * raw.shape[1])
+    msg.data = raw.astype("<u2").tobytes()
+    info = CameraInfo(width=k.width, height=k.height, k=[k.fx, 0.0, k.cx, 0.0, k.fy, k.cy, 0.0, 0.0, 1.0])
+    fusion = DepthFusion()
+    fusion.add_camera_info(info)
+    fusion.add_depth(msg)
+
+    def step() -> None:
+        if not fusion.fuse(dets, 0, SIZE, slop_s=0.05, depth_filter=DepthFilter()).fused:
+            raise RuntimeError("the bench's depth image did not match")
+
+    return step
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
@@ -66,14 +90,14 @@ def main() -> None:
     try:
         from std_msgs.msg import Header
 
-        from grounded_sam_ros.ros.geometry_msgs_conv import pointcloud_from_points
-    except ImportError:  # ROS messages not installed: skip the packing column
+        from grounded_sam_ros.ros.geometry_msgs_conv import markers_from_detections, pointcloud_from_points
+    except ImportError:  # ROS messages not installed: skip the ROS columns
         pointcloud_from_points = None
 
     print(f"colour {WIDTH}x{HEIGHT}, median of {args.repeats} runs, milliseconds")
     print(
         f"{'depth':>9} {'inst':>4} {'mask px':>8} {'decode':>7} {'3d':>7} {'3d min':>7} {'3d/inst':>7} "
-        f"{'points':>7} {'pack':>7}"
+        f"{'points':>7} {'pack':>7} {'node 3d':>7} {'markers':>7}"
     )
     for depth_w, depth_h in ((WIDTH, HEIGHT), (WIDTH // 2, HEIGHT // 2)):
         k_depth = K_COLOUR.scaled(depth_w, depth_h)
@@ -86,15 +110,18 @@ def main() -> None:
                 lambda d=dets, m=depth_m, k=k_depth: instances_3d(d, m, k, image_size=SIZE), args.repeats, best=True
             )
             t_pts = timed(lambda d=dets, m=depth_m, k=k_depth: instance_points(d, m, k, image_size=SIZE), args.repeats)
-            t_pack = float("nan")
+            t_pack = t_node = t_markers = float("nan")
             if pointcloud_from_points is not None:
                 pts, ids = instance_points(dets, depth_m, k_depth, image_size=SIZE)
                 t_pack = timed(lambda p=pts, i=ids: pointcloud_from_points(p, i, Header()), args.repeats)
+                fuse = node_step(raw, k_depth, dets)
+                t_node = timed(fuse, args.repeats)
+                t_markers = timed(lambda d=dets: markers_from_detections(d, Header(frame_id="depth")), args.repeats)
             mask_px = sum(int(d.mask.sum()) for d in dets)
             assert all(d.instance_3d.valid for d in dets)
             print(
                 f"{depth_w:>4}x{depth_h:<4} {n:>4} {mask_px:>8} {t_decode:>7.2f} {t_3d:>7.2f} {t_best:>7.2f} "
-                f"{t_3d / n:>7.2f} {t_pts:>7.2f} {t_pack:>7.2f}"
+                f"{t_3d / n:>7.2f} {t_pts:>7.2f} {t_pack:>7.2f} {t_node:>7.2f} {t_markers:>7.2f}"
             )
 
 

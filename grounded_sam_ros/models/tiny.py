@@ -78,6 +78,9 @@ _VOCAB = [
 ]
 
 TINY_DETECTOR_DIR = "tiny-grounding-dino"
+# Input sizes of the tiny models: (shortest, longest) edge of the detector's resized input, side of SAM's square input
+TINY_DETECTOR_EDGES = (240, 400)
+TINY_SAM_SIZE = 256
 TINY_SEGMENTER_DIR = "tiny-sam"
 # A file of this name in a model directory marks its weights as random (the CLI and demo then warn on every image).
 RANDOM_WEIGHTS_MARKER = "RANDOM_WEIGHTS"
@@ -156,7 +159,11 @@ def build_tiny_grounding_dino(out_dir: os.PathLike, seed: int = 0) -> Path:
             if name.startswith("model.decoder.layer_norm."):
                 param.mul_(0.15)
     model.save_pretrained(out)
-    GroundingDinoProcessor(image_processor=GroundingDinoImageProcessorPil(), tokenizer=tokenizer).save_pretrained(out)
+    # Inputs at a quarter of the real 800x1333 keep tests fast; every code path is the same at any size.
+    image_processor = GroundingDinoImageProcessorPil(
+        size={"shortest_edge": TINY_DETECTOR_EDGES[0], "longest_edge": TINY_DETECTOR_EDGES[1]}
+    )
+    GroundingDinoProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(out)
     (out / RANDOM_WEIGHTS_MARKER).write_text(_MARKER_TEXT)
     return out
 
@@ -184,7 +191,7 @@ def build_tiny_sam(out_dir: os.PathLike, seed: int = 0) -> Path:
             num_attention_heads=2,
             intermediate_size=32,
             output_channels=16,
-            image_size=1024,
+            image_size=TINY_SAM_SIZE,
             patch_size=16,
             global_attn_indexes=[1],
             window_size=4,
@@ -192,7 +199,7 @@ def build_tiny_sam(out_dir: os.PathLike, seed: int = 0) -> Path:
             mlp_dim=32,
         ),
         prompt_encoder_config=SamPromptEncoderConfig(
-            hidden_size=16, image_size=1024, patch_size=16, mask_input_channels=4
+            hidden_size=16, image_size=TINY_SAM_SIZE, patch_size=16, mask_input_channels=4
         ),
         mask_decoder_config=SamMaskDecoderConfig(
             hidden_size=16, num_hidden_layers=2, num_attention_heads=2, mlp_dim=32, iou_head_hidden_dim=16
@@ -201,7 +208,14 @@ def build_tiny_sam(out_dir: os.PathLike, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     model = SamModel(config).eval()
     model.save_pretrained(out)
-    SamProcessor(image_processor=SamImageProcessorPil()).save_pretrained(out)
+    # A 256x256 encoder input instead of SAM's 1024x1024 (64x64 low-res masks instead of 256x256): same code paths
+    image_processor = SamImageProcessorPil(
+        size={"longest_edge": TINY_SAM_SIZE},
+        pad_size={"height": TINY_SAM_SIZE, "width": TINY_SAM_SIZE},
+        mask_size={"longest_edge": TINY_SAM_SIZE // 4},
+        mask_pad_size={"height": TINY_SAM_SIZE // 4, "width": TINY_SAM_SIZE // 4},
+    )
+    SamProcessor(image_processor=image_processor).save_pretrained(out)
     (out / RANDOM_WEIGHTS_MARKER).write_text(_MARKER_TEXT)
     return out
 

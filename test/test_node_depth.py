@@ -523,6 +523,17 @@ def test_matching_depth_fills_3d_fields_markers_and_cloud(depth_node, sample):
     diag = client.base.wait_diagnostics(lambda d: int(d["frames_with_depth"]) >= 1)
     assert diag["use_depth"] == "true" and float(diag["depth_ms"]) > 0
 
+    # The segment service fuses the same depth for the same stamp (the node keeps recent depth images)
+    from grounded_sam_ros.ros.conversions import rgb_to_image_msg
+
+    request_image = rgb_to_image_msg(sample, encoding="rgb8")
+    request_image.header.stamp.sec, request_image.header.stamp.nanosec = stamp
+    response = client.base.segment(request_image, query="cat")
+    assert response.success, response.message
+    got = response.detections.detections
+    assert [(d.has_3d, d.num_points) for d in got] == [(d.has_3d, d.num_points) for d in msg.detections]
+    np.testing.assert_allclose([d.position.z for d in got], [d.position.z for d in msg.detections], atol=1e-6)
+
 
 @pytest.mark.ros
 def test_depth_beyond_the_slop_gives_no_3d_and_a_diagnostic(depth_node, sample):

@@ -18,12 +18,11 @@ import os
 
 import yaml
 from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
-
-from launch import LaunchDescription
 
 NODE_NAME = "grounded_sam"
 OVERRIDES = ("query", "detector_model", "segmenter_model", "device")

@@ -141,8 +141,16 @@ def test_buffer_waits_for_a_match_that_may_still_come_but_not_for_one_that_canno
     assert time.monotonic() - started < 0.5
     # Nothing newer yet: waits the time-out, then gives up
     started = time.monotonic()
-    assert buf.match(30 * SEC, 1_000_000, timeout=0.2)[0] is None
+    assert buf.match(20 * SEC + 500_000_000, 1_000_000, timeout=0.2, max_lag=SEC)[0] is None
     assert 0.15 < time.monotonic() - started < 2.0
+    # ...unless the stream lags by more than max_lag (stalled, or on another clock)
+    started = time.monotonic()
+    assert buf.match(30 * SEC, 1_000_000, timeout=5.0, max_lag=SEC) == (None, -10 * SEC)
+    assert time.monotonic() - started < 0.5
+    # ...or nothing was ever received
+    started = time.monotonic()
+    assert StampedBuffer().match(30 * SEC, 1_000_000, timeout=5.0) == (None, None)
+    assert time.monotonic() - started < 0.5
 
 
 def test_stamp_ns():

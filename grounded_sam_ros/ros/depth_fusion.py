@@ -69,13 +69,17 @@ class StampedBuffer(Generic[T]):
         with self._cond:
             self._items.clear()
 
-    def match(self, stamp: int, slop: int, timeout: float = 0.0) -> Tuple[Optional[T], Optional[int]]:
+    def match(
+        self, stamp: int, slop: int, timeout: float = 0.0, max_lag: Optional[int] = None
+    ) -> Tuple[Optional[T], Optional[int]]:
         """``(item, offset)``: the item whose stamp is closest to ``stamp`` (ties: the later one) if
         ``|offset| <= slop``, with ``offset = item stamp - stamp`` (ns).
 
         When none is that close, returns ``(None, offset of the closest)`` (``(None, None)`` when the buffer is empty).
-        While no item is close enough but one could still come (nothing stamped after ``stamp + slop`` has arrived),
-        waits up to ``timeout`` seconds for it.
+        While no item is close enough but one could still come, waits up to ``timeout`` seconds for it. One could
+        come when items arrive (the buffer is not empty), nothing stamped after ``stamp + slop`` has arrived yet, and
+        the newest item lags ``stamp - slop`` by at most ``max_lag`` ns (None: any lag); a stream further behind
+        (stalled, or on another clock) is not waited for.
         """
         if slop < 0:
             raise ValueError(f"slop={slop!r}: expected nanoseconds >= 0")
@@ -91,7 +95,10 @@ class StampedBuffer(Generic[T]):
                 if best is not None and abs(best[0] - stamp) <= slop:
                     return best[1], best[0] - stamp
                 remaining = deadline - time.monotonic()
-                if remaining <= 0.0 or (newest is not None and newest > stamp + slop):
+                hopeless = newest is None or newest > stamp + slop
+                if max_lag is not None and newest is not None and newest < stamp - slop - max_lag:
+                    hopeless = True
+                if remaining <= 0.0 or hopeless:
                     return None, None if best is None else best[0] - stamp
                 self._cond.wait(remaining)
 
@@ -164,14 +171,15 @@ class DepthFusion:
         scale: float = 0.0,
         cloud_stride: int = 0,
         wait_s: float = 0.0,
+        max_lag_s: float = 1.0,
     ) -> FusionOutcome:
         """Fill ``instance_3d`` of ``detections`` (in place) from the depth image matching ``stamp`` (ns).
 
         image_size: (width, height) of the colour image the masks are in. slop_s: largest |depth stamp - stamp|
         accepted, seconds. scale: metres per raw depth unit, 0 = from the encoding. cloud_stride: > 0 also returns the
         instances' points, every cloud_stride-th. wait_s: how long to wait for a matching depth image that may still
-        be on its way. Never raises for bad input: the outcome says why there is no 3D, and the detections keep
-        ``instance_3d = None``.
+        be on its way, unless the newest one lags the frame by more than max_lag_s seconds. Never raises for bad
+        input: the outcome says why there is no 3D, and the detections keep ``instance_3d = None``.
         """
         started = time.perf_counter()
         with self._lock:
@@ -181,7 +189,7 @@ class DepthFusion:
                 NO_CAMERA_INFO,
                 "no CameraInfo received on 'depth/camera_info' yet: publish the depth camera's calibration there",
             )
-        depth_msg, offset = self._depth.match(stamp, round(slop_s * 1e9), wait_s)
+        depth_msg, offset = self._depth.match(stamp, round(slop_s * 1e9), wait_s, round(max_lag_s * 1e9))
         if depth_msg is None:
             if offset is None:
                 return self.missed(NO_DEPTH, "no depth image received on 'depth/image' yet")

@@ -70,6 +70,7 @@ NODE_NAME = "grounded_sam"
 THROTTLE_S = 5.0
 SERVICE_TIMEOUT_S = 300.0  # a service call waits at most this long for the worker
 DEPTH_WAIT_S = 0.1  # after inference, how long a frame waits for a matching depth image that may still be coming
+DEPTH_MAX_LAG_S = 1.0  # ...unless the newest depth image is older than the frame by more than this (stream stalled)
 
 
 def image_qos(reliability: str) -> QoSProfile:
@@ -353,6 +354,7 @@ class GroundedSamNode(LifecycleNode):
                 scale=settings.depth_scale,
                 cloud_stride=settings.cloud_stride if want_cloud else 0,
                 wait_s=DEPTH_WAIT_S,
+                max_lag_s=DEPTH_MAX_LAG_S,
             )
         except Exception as exc:  # noqa: BLE001 - a 3D failure must not lose the 2D detections
             for det in result.detections:

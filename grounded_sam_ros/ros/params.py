@@ -120,7 +120,7 @@ PARAMS: Tuple[ParamSpec, ...] = (
     ParamSpec(
         "nms_iou",
         _DEFAULTS.nms_iou,
-        "Suppress a box overlapping a higher-scoring one of the same label by more than this IoU (1.0 = off).",
+        "Suppress a box overlapping a higher-scoring one of any label (class-agnostic) above this IoU (1.0 = off).",
         low=0.0,
         high=1.0,
         config_field="nms_iou",

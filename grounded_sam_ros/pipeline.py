@@ -54,12 +54,27 @@ def resolve_device(device: str) -> str:
     return "cuda:0" if device == "cuda" else device
 
 
+def cpu_has_bf16() -> bool:
+    """True when this CPU computes bfloat16 natively (x86 AVX512-BF16 or AMX), as torch's CPU kernels see it."""
+    import torch
+
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
 def resolve_dtype(dtype: str, device: str) -> Any:
-    """``auto`` -> float16 on CUDA, float32 on CPU; otherwise the named torch dtype."""
+    """``auto`` -> float16 on CUDA; on CPU bfloat16 when the CPU has native bf16, else float32. Otherwise the named
+    torch dtype.
+
+    bfloat16 on CPU runs as autocast over float32 weights (see :mod:`grounded_sam_ros.models.precision`); the
+    benchmark (README "Performance") measured its speed-up and its agreement with float32.
+    """
     import torch
 
     if dtype == "auto":
-        return torch.float16 if device.startswith("cuda") else torch.float32
+        if device.startswith("cuda"):
+            return torch.float16
+        return torch.bfloat16 if device == "cpu" and cpu_has_bf16() else torch.float32
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
 
 

@@ -24,7 +24,11 @@ def tiny_models(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_pipeline(tiny_models):
-    """A pipeline on the tiny models with thresholds low enough to keep boxes (shared: do not mutate its config)."""
+    """A pipeline on the tiny models with thresholds low enough to keep boxes (shared: do not mutate its config).
+
+    float32, so that tests can compare it with plain float32 model calls (``dtype=auto`` is bfloat16 on CPUs with
+    native bf16).
+    """
     from grounded_sam_ros.config import PipelineConfig
     from grounded_sam_ros.pipeline import build_pipeline
 
@@ -34,6 +38,7 @@ def tiny_pipeline(tiny_models):
             detector_model=str(detector),
             segmenter_model=str(segmenter),
             device="cpu",
+            dtype="float32",
             box_threshold=0.3,
             text_threshold=0.2,
         )

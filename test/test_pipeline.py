@@ -169,7 +169,9 @@ def test_pickle_only_checkpoint_refused_by_default_and_loaded_when_allowed(tiny_
     pickle_dir = tmp_path / "pickle-gdino"
     shutil.copytree(tiny_models[0], pickle_dir, ignore=shutil.ignore_patterns("*.safetensors"))
     torch.save(load_file(tiny_models[0] / "model.safetensors"), pickle_dir / "pytorch_model.bin")
-    config = PipelineConfig(detector_model=str(pickle_dir), segment=False, box_threshold=0.3, text_threshold=0.2)
+    config = PipelineConfig(
+        detector_model=str(pickle_dir), segment=False, dtype="float32", box_threshold=0.3, text_threshold=0.2
+    )  # float32 as tiny_pipeline, so the scores must be equal
     with pytest.raises(ValueError, match="pickle"):
         build_pipeline(config)
 

@@ -59,9 +59,13 @@ def build_default_grounding_dino(out_dir: os.PathLike, seed: int = 0) -> Path:
     """Grounding-DINO-T (``GroundingDinoConfig()`` defaults) with random weights + processor, saved into ``out_dir``."""
     import torch
     from transformers import BertTokenizer, GroundingDinoConfig, GroundingDinoForObjectDetection, GroundingDinoProcessor
-    from transformers.models.grounding_dino.image_processing_pil_grounding_dino import (
-        GroundingDinoImageProcessorPil,
-    )
+
+    try:
+        from transformers.models.grounding_dino.image_processing_pil_grounding_dino import (
+            GroundingDinoImageProcessorPil as ImageProcessor,
+        )
+    except ImportError:  # transformers before the PIL/torchvision split of image processors
+        from transformers import GroundingDinoImageProcessor as ImageProcessor
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -81,7 +85,7 @@ def build_default_grounding_dino(out_dir: os.PathLike, seed: int = 0) -> Path:
             if name.startswith("model.decoder.layer_norm."):
                 param.mul_(0.05)
     model.save_pretrained(out)
-    processor = GroundingDinoProcessor(image_processor=GroundingDinoImageProcessorPil(), tokenizer=tokenizer)
+    processor = GroundingDinoProcessor(image_processor=ImageProcessor(), tokenizer=tokenizer)
     processor.save_pretrained(out)
     (out / "RANDOM_WEIGHTS").write_text("Randomly initialised: detections are meaningless. Benchmarks only.\n")
     return out
@@ -91,7 +95,11 @@ def build_default_sam(out_dir: os.PathLike, seed: int = 0) -> Path:
     """SAM ViT-B (``SamConfig()`` defaults) with random weights + processor, saved into ``out_dir``."""
     import torch
     from transformers import SamConfig, SamModel, SamProcessor
-    from transformers.models.sam.image_processing_pil_sam import SamImageProcessorPil
+
+    try:
+        from transformers.models.sam.image_processing_pil_sam import SamImageProcessorPil as ImageProcessor
+    except ImportError:  # transformers before the PIL/torchvision split of image processors
+        from transformers import SamImageProcessor as ImageProcessor
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -105,7 +113,7 @@ def build_default_sam(out_dir: os.PathLike, seed: int = 0) -> Path:
             if param.ndim >= 2 or name.endswith(("pos_embed", "rel_pos_h", "rel_pos_w")):
                 param.normal_(0.0, 0.02)
     model.save_pretrained(out)
-    SamProcessor(image_processor=SamImageProcessorPil()).save_pretrained(out)
+    SamProcessor(image_processor=ImageProcessor()).save_pretrained(out)
     (out / "RANDOM_WEIGHTS").write_text("Randomly initialised: masks are meaningless. Benchmarks only.\n")
     return out
 

@@ -11,6 +11,7 @@ from PIL import Image
 
 from grounded_sam_ros.models.base import DetectorOutput, TextPrompt
 from grounded_sam_ros.models.loading import LoadOptions, load_pretrained
+from grounded_sam_ros.models.precision import inference, weights_dtype
 from grounded_sam_ros.prompts import phrase_spans
 
 
@@ -18,6 +19,8 @@ class GroundingDinoDetector:
     """Open-vocabulary detector: image + phrases -> boxes with per-token scores.
 
     Given a built ``GroundingDinoForObjectDetection`` (or any model with the same outputs) and its processor.
+    ``dtype`` is the compute precision; when the model's weights are stored in another one (float32 weights for
+    bfloat16 on CPU, see :func:`~grounded_sam_ros.models.precision.weights_dtype`) the forward runs under autocast.
     """
 
     family = "grounding_dino"
@@ -29,6 +32,7 @@ class GroundingDinoDetector:
         self.processor = processor
         self.device = torch.device(device)
         self.dtype = dtype or torch.float32
+        self._stored = next(model.parameters()).dtype
         self.max_text_tokens = int(getattr(model.config, "max_text_len", 256))
         tokenizer = processor.tokenizer
         self._tokenizer = tokenizer
@@ -38,9 +42,14 @@ class GroundingDinoDetector:
     def from_pretrained(cls, model_id: str, options: LoadOptions) -> "GroundingDinoDetector":
         from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
 
+        from grounded_sam_ros.models.deformable_attention import use_gather_deformable_attention
+
         model = load_pretrained(AutoModelForZeroShotObjectDetection, model_id, options, what="detector")
         processor = load_pretrained(AutoProcessor, model_id, options, what="detector processor")
-        model.to(device=options.device, dtype=options.dtype)
+        if options.device == "cpu":
+            # Same result to float rounding, 1.3x (float32) to 1.6x (bfloat16) faster detector on CPU
+            use_gather_deformable_attention(model)
+        model.to(device=options.device, dtype=weights_dtype(options.device, options.dtype))
         return cls(model, processor, options.device, options.dtype)
 
     def encode_text(self, phrases: Sequence[str], overflow: str = "truncate") -> TextPrompt:
@@ -68,14 +77,14 @@ class GroundingDinoDetector:
         """image: HxWx3 uint8 RGB -> resized, normalised ``pixel_values`` (1, 3, h, w) and ``pixel_mask``."""
         inputs = self.processor.image_processor(images=Image.fromarray(image), return_tensors="pt")
         return {
-            "pixel_values": inputs["pixel_values"].to(self.device, self.dtype),
+            "pixel_values": inputs["pixel_values"].to(self.device, self._stored),
             "pixel_mask": inputs["pixel_mask"].to(self.device),
         }
 
     def forward(self, inputs: Dict[str, Any], prompt: TextPrompt) -> DetectorOutput:
         import torch
 
-        with torch.inference_mode():
+        with inference(self.device, self.dtype, self._stored):
             outputs = self.model(**inputs, **prompt.tensors)
         length = len(prompt.spans.input_ids)
         # Positions past the caption are masked to -inf by the model; keep the caption's.

@@ -234,3 +234,22 @@ def compile_sam_encoder(pipe: GroundedSamPipeline, image: np.ndarray, repeats: i
         {"a_ms": 1000.0 * eager_s, "b_ms": 1000.0 * warm_s, "speedup": eager_s / warm_s},
         cold_start_s=cold_s,
     )
+
+
+def folded_rel_pos_attention(pipe: GroundedSamPipeline, image: np.ndarray, segmenter_dir: str, repeats: int):
+    """SAM image encoder with transformers' SDPA attention (explicit rel-pos bias) vs the folded version."""
+    from transformers import SamModel
+
+    from grounded_sam_ros.models.sam import SamSegmenter
+
+    segmenter = pipe.segmenter
+    model = SamModel.from_pretrained(segmenter_dir).to(segmenter.device)
+    original = SamSegmenter(model, segmenter.processor, str(segmenter.device), segmenter.dtype)
+    inputs = segmenter.preprocess(image)
+    a = original.embed(inputs).embedding.float()
+    b = segmenter.embed(inputs).embedding.float()
+    sync = synchronising(str(segmenter.device))
+    measured = _interleaved(lambda: original.embed(inputs), lambda: segmenter.embed(inputs), repeats, sync)
+    dtype = str(segmenter.dtype).replace("torch.", "")
+    return _result(f"folded rel-pos attention (SAM encoder, {dtype})", "bias tensor", "folded", measured,
+                   relative_difference=float((a - b).norm() / a.norm()))  # fmt: skip

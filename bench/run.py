@@ -292,7 +292,8 @@ def render(report: Dict[str, Any]) -> str:
         lines.append(
             f"ROS end-to-end (publish -> DetectionArray, {ros['frames']} frames, ours auto, centre workload): median "
             f"{ros['ros_median_ms']:.0f} ms vs pipeline alone {ros['pipeline_median_ms']:.0f} ms -> ratio "
-            f"{ros['ratio']:.3f}; node RSS {ros['node_rss_mb']:.0f} MiB"
+            f"{ros['ratio']:.3f}; fastest frames {ros['ros_min_ms']:.0f} vs {ros['pipeline_min_ms']:.0f} ms -> ratio "
+            f"{ros['ratio_of_minima']:.3f}; node RSS {ros['node_rss_mb']:.0f} MiB"
         )
     lines.append(
         f"memory: bench process peak RSS {report['peak_rss_mb']:.0f} MiB (all three variants loaded; "
@@ -317,7 +318,8 @@ def targets(report: Dict[str, Any]) -> Dict[str, str]:
     out = {}
     ros = report.get("ros", {})
     if "ratio" in ros:
-        out["ROS <= 1.03x pipeline"] = f"{ros['ratio']:.3f} ({'met' if ros['ratio'] <= 1.03 else 'missed'})"
+        for key, what in (("ratio", "medians"), ("ratio_of_minima", "fastest frames")):
+            out[f"ROS <= 1.03x pipeline ({what})"] = f"{ros[key]:.3f} ({'met' if ros[key] <= 1.03 else 'missed'})"
     exact = med["naive fp32"]["total"] / med["ours fp32"]["total"]
     out[">= 2x naive, fp32"] = f"{exact:.2f}x ({'met' if exact >= 2 else 'missed'})"
     fast = med["naive fp32"]["total"] / med["ours auto"]["total"]
@@ -407,6 +409,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ex.append(experiments.skip_sam_when_empty(pipe, image, CENTRE.query, centre_medians["ours auto"]["total"]))
     if device == "cpu":
         ex.append(experiments.gather_deformable_attention(pipe, image, CENTRE.query, detector, 1 if args.quick else 2))
+        ex.append(experiments.folded_rel_pos_attention(pipe, image, segmenter, 1 if args.quick else 2))
     auto_vs_fp32 = {
         stage: centre_medians["ours fp32"][stage] / centre_medians["ours auto"][stage]
         for stage in ("detector", "sam_encoder", "total")
@@ -432,7 +435,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         from bench.ros_e2e import ros_end_to_end
 
         _log("end to end through the ROS node")
-        frames = [frame(r, CENTRE.size)[1] for r in range(repeats + 2)]
+        frames = [frame(r, CENTRE.size)[1] for r in range(max(repeats, 5 if args.quick else 8) + 1)]
         parameters = {
             "detector_model": detector,
             "segmenter_model": segmenter,

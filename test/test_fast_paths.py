@@ -78,3 +78,21 @@ def test_auto_dtype():
     assert resolve_dtype("auto", "cuda:0") == torch.float16
     assert resolve_dtype("auto", "cpu") == (torch.bfloat16 if cpu_has_bf16() else torch.float32)
     assert resolve_dtype("float32", "cpu") == torch.float32
+
+
+def test_folded_rel_pos_attention_equals_transformers(tiny_models):
+    import copy
+
+    from transformers import SamModel
+
+    from grounded_sam_ros.models.sam_attention import use_folded_rel_pos_attention
+
+    reference = SamModel.from_pretrained(tiny_models[1]).eval()
+    folded = copy.deepcopy(reference)
+    assert use_folded_rel_pos_attention(folded) == len(reference.vision_encoder.layers)
+    size = reference.config.vision_config.image_size
+    pixels = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        expected = reference.get_image_embeddings(pixels)
+        got = folded.get_image_embeddings(pixels)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)

@@ -77,7 +77,8 @@ class GroundingDinoDetector:
         """image: HxWx3 uint8 RGB -> resized, normalised ``pixel_values`` (1, 3, h, w) and ``pixel_mask``."""
         inputs = self.processor.image_processor(images=Image.fromarray(image), return_tensors="pt")
         return {
-            "pixel_values": inputs["pixel_values"].to(self.device, self._stored),
+            # Copied as float32, cast on the device (a half-precision cast on the CPU costs more than the copy)
+            "pixel_values": inputs["pixel_values"].to(self.device).to(self._stored),
             "pixel_mask": inputs["pixel_mask"].to(self.device),
         }
 

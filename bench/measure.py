@@ -174,20 +174,35 @@ def merge_agreement(values: Sequence[Dict[str, float]]) -> Dict[str, float]:
     return out
 
 
+def _flop_counter() -> Any:
+    """``FlopCounterMode`` that also counts the CPU flash-attention kernel (torch registers only the GPU ones)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+    def cpu_flash_attention(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+        return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+    extra = {}
+    kernel = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    if kernel is not None:
+        extra[kernel] = cpu_flash_attention
+    return FlopCounterMode(display=False, custom_mapping=extra)
+
+
 def count_flops(pipe: GroundedSamPipeline, image: np.ndarray, query: str) -> Dict[str, float]:
     """FLOPs per model stage of one frame, counted by ``torch.utils.flop_counter.FlopCounterMode``.
 
-    It counts matrix multiplications, convolutions and attention; element-wise work and Grounding DINO's
-    deformable-attention sampling (grid_sample) are not counted, so achieved rates computed from it are a floor.
+    It counts matrix multiplications, convolutions and attention (the CPU flash-attention kernel too, which torch
+    does not register); element-wise work and Grounding DINO's deformable-attention sampling are not counted, so
+    achieved rates computed from it are a floor. Give it a pipeline on the unmodified transformers models to count
+    the models' own FLOPs.
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
     from grounded_sam_ros.postprocess import select_boxes
 
     config = pipe.config
     prompt = pipe.text_prompt(query)
     flops: Dict[str, float] = {}
-    counter = FlopCounterMode(display=False)
+    counter = _flop_counter()
     inputs = pipe.detector.preprocess(image)
     with counter:
         raw = pipe.detector.forward(inputs, prompt)
@@ -199,11 +214,11 @@ def count_flops(pipe: GroundedSamPipeline, image: np.ndarray, query: str) -> Dic
     if pipe.segmenter is None or len(selection) == 0:
         return flops
     state_inputs = pipe.segmenter.preprocess(image)
-    counter = FlopCounterMode(display=False)
+    counter = _flop_counter()
     with counter:
         state = pipe.segmenter.embed(state_inputs)
     flops["sam_encoder"] = float(counter.get_total_flops())
-    counter = FlopCounterMode(display=False)
+    counter = _flop_counter()
     with counter:
         pipe.segmenter.decode(state, selection.boxes, config.multimask)
     flops["sam_decoder"] = float(counter.get_total_flops())

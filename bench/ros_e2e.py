@@ -61,6 +61,7 @@ class _Client:
         self.arrivals: Dict[tuple, float] = {}
         self._arrived = threading.Event()
         self.state = ""
+        self.diagnostics: tuple = (0.0, {})  # (arrival, the node's latest /diagnostics values)
         self._executor = SingleThreadedExecutor(context=self.context)
         self._executor.add_node(self.node)
         self._running = True
@@ -77,9 +78,10 @@ class _Client:
 
     def _on_diagnostics(self, msg: Any) -> None:
         for status in msg.status:
-            for kv in status.values:
-                if kv.key == "state":
-                    self.state = kv.value
+            values = {kv.key: kv.value for kv in status.values}
+            if "state" in values:
+                self.state = values["state"]
+                self.diagnostics = (time.perf_counter(), values)
 
     def wait(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -87,6 +89,16 @@ class _Client:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{what} within {timeout:.0f} s")
             time.sleep(0.005)
+
+    def node_times(self, since: float) -> Dict[str, float]:
+        """The node's own receive -> publish and inference means (ms) from its first /diagnostics after ``since``.
+
+        The node averages over frames that ended in the last 5 s: with one frame at a time taking seconds, that is
+        the last frame.
+        """
+        self.wait(lambda: self.diagnostics[0] > since, 3.0, "no /diagnostics from the node")
+        values = self.diagnostics[1]
+        return {"latency_ms": float(values["latency_ms"]), "inference_ms": float(values["inference_ms"])}
 
     def round_trip(self, image: np.ndarray, stamp: int, timeout: float) -> float:
         """Seconds from publishing ``image`` to receiving its DetectionArray."""
@@ -134,13 +146,15 @@ def ros_end_to_end(
     frames: List[np.ndarray],
     query: str,
     pipeline_seconds: Callable[[np.ndarray], float],
+    warmup: int = 3,
     timeout: float = 300.0,
 ) -> Dict[str, Any]:
     """Publish each of ``frames`` to a node started with ``parameters`` and time it against ``pipeline_seconds``.
 
-    ``pipeline_seconds(frame)`` runs the in-process pipeline on a frame and returns its wall time. The first frame
-    warms both up and is not counted. Returns medians (ms), their ratio, the node's resident memory, or
-    ``{"skipped": reason}``.
+    ``pipeline_seconds(frame)`` runs the in-process pipeline on a frame and returns its wall time. The first
+    ``warmup`` frames are not counted: a fresh node process measured ~20 % slower on its 2nd frame and ~8 % on its
+    3rd than in steady state (allocator and page warm-up), and a robot's node runs for hours. Returns medians (ms),
+    their ratio, the node's own timings, its resident memory, or ``{"skipped": reason}``.
     """
     reason = ros_unavailable()
     if reason:
@@ -173,13 +187,15 @@ def ros_end_to_end(
             "the node's image subscription / detections publisher did not match",
         )
         load_s = time.perf_counter() - started
-        ros_s, pipe_s = [], []
+        ros_s, pipe_s, inside = [], [], []
         for i, image in enumerate(frames):
             ros = client.round_trip(image, i + 1, timeout)
+            times = client.node_times(since=client.arrivals[(i + 1, 0)])
             pipe = pipeline_seconds(image)
-            if i > 0:  # the first frame warms up both sides
+            if i >= warmup:
                 ros_s.append(ros)
                 pipe_s.append(pipe)
+                inside.append(times)
         rss = _node_rss_mb(node.pid)
     except (TimeoutError, RuntimeError) as exc:
         return {"skipped": f"{exc} (node log: {log.name})"}
@@ -202,6 +218,10 @@ def ros_end_to_end(
         "ros_median_ms": ros_ms,
         "pipeline_median_ms": pipe_ms,
         "ratio": ros_ms / pipe_ms,
+        # The node's own view of the same frames: receive -> publish, and the pipeline call inside it
+        "node_latency_ms": [round(t["latency_ms"], 1) for t in inside],
+        "node_inference_ms": [round(t["inference_ms"], 1) for t in inside],
+        "node_inference_median_ms": statistics.median(t["inference_ms"] for t in inside),
         # Other load on the machine only ever adds time: the fastest frame of each side is the least disturbed
         "ros_min_ms": 1000.0 * min(ros_s),
         "pipeline_min_ms": 1000.0 * min(pipe_s),

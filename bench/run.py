@@ -45,6 +45,9 @@ from bench.measure import (
 )
 from bench.naive import NaiveGroundedSam
 from bench.workloads import CENTRE, FULL, QUICK, Workload, frame
+from grounded_sam_ros.models.grounding_dino import GroundingDinoDetector
+from grounded_sam_ros.models.sam import SamSegmenter
+from grounded_sam_ros.pipeline import GroundedSamPipeline
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 VARIANTS = ("naive fp32", "ours fp32", "ours auto")
@@ -66,6 +69,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--segmenter", default="", help="segmenter model directory or Hub id (default: see above)")
     parser.add_argument("--no-ros", action="store_true", help="skip the end-to-end measurement through the node")
     parser.add_argument("--compile", action="store_true", help="also try torch.compile on the SAM encoder (slow)")
+    parser.add_argument("--render", default="", metavar="JSON", help="only print the report of a saved JSON file")
     return parser.parse_args(argv)
 
 
@@ -274,7 +278,7 @@ def render(report: Dict[str, Any]) -> str:
                 f"({item['ours auto_utilisation']:.0%} of {flops['peak_auto']} peak), "
                 f"{item['ours fp32_gflops']:.0f} fp32 ({item['ours fp32_utilisation']:.0%})"
             )
-        lines.append("FLOPs (FlopCounterMode, centre workload): " + "; ".join(parts))
+        lines.append("FLOPs (FlopCounterMode on the unmodified models, centre workload): " + "; ".join(parts))
     sc = report.get("box_scaling")
     if sc:
         boxes = ", ".join(f"{k} boxes {v:.0f} ms" for k, v in sc["ms_by_boxes"].items())
@@ -295,6 +299,13 @@ def render(report: Dict[str, Any]) -> str:
             f"{ros['ratio']:.3f}; fastest frames {ros['ros_min_ms']:.0f} vs {ros['pipeline_min_ms']:.0f} ms -> ratio "
             f"{ros['ratio_of_minima']:.3f}; node RSS {ros['node_rss_mb']:.0f} MiB"
         )
+        if "node_latency_ms" in ros:
+            transport = statistics.median(r - n for r, n in zip(ros["ros_ms"], ros["node_latency_ms"]))
+            lines.append(
+                f"  inside the node: pipeline + result_to_msg + publish median {ros['node_inference_median_ms']:.0f} "
+                f"ms; publish -> DetectionArray minus the node's receive -> publish: median {transport:.0f} ms "
+                "(DDS both ways, image_msg_to_rgb)"
+            )
     lines.append(
         f"memory: bench process peak RSS {report['peak_rss_mb']:.0f} MiB (all three variants loaded; "
         f"{report['rss_after_load_mb']:.0f} MiB after loading)"
@@ -339,6 +350,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     from grounded_sam_ros.pipeline import resolve_device, resolve_dtype
 
     args = parse_args(argv)
+    if args.render:
+        print(render(json.loads(Path(args.render).read_text())))
+        return 0
     device = resolve_device(args.device)
     repeats = args.repeats or (2 if args.quick else 3)
     workloads = QUICK if args.quick else FULL
@@ -371,15 +385,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     report["rss_after_load_mb"] = current_rss_mb()
     pipe = measured["pipes"]["ours auto"]
 
-    # FLOPs of the centre workload (counted in float32: FlopCounterMode does not compose with autocast, and the
-    # count does not depend on the dtype), and the rate each variant achieved
+    # FLOPs of the centre workload on the unmodified transformers models (the naive baseline's, float32:
+    # FlopCounterMode does not compose with autocast, and the count does not depend on the dtype), and the rate each
+    # variant achieved on them
     _log("counting FLOPs")
     _, image = frame(0, CENTRE.size)
-    pipe_fp32 = measured["pipes"]["ours fp32"]
-    pipe_fp32.update(max_detections=CENTRE.boxes)
-    flops = count_flops(pipe_fp32, image, CENTRE.query)
+    naive = measured["naive"]
+    as_published = GroundedSamPipeline(
+        GroundingDinoDetector(naive.gd_model, naive.gd_processor, device),
+        SamSegmenter(naive.sam_model, naive.sam_processor, device),
+        pipe.config.replace(max_detections=CENTRE.boxes),
+    )
+    flops = count_flops(as_published, image, CENTRE.query)
     # Free the naive and fp32 models before the experiments and the node load their own
-    measured = pipe_fp32 = None
+    measured = naive = as_published = None
     pipe.update(max_detections=CENTRE.boxes)
     peaks = report["matmul_peak_gflops"]
     peak_auto = report["auto_dtype"] if report["auto_dtype"] in peaks else "float32"
@@ -435,7 +454,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         from bench.ros_e2e import ros_end_to_end
 
         _log("end to end through the ROS node")
-        frames = [frame(r, CENTRE.size)[1] for r in range(max(repeats, 5 if args.quick else 8) + 1)]
+        frames = [frame(r, CENTRE.size)[1] for r in range(max(repeats, 5 if args.quick else 8) + 3)]
         parameters = {
             "detector_model": detector,
             "segmenter_model": segmenter,

@@ -74,7 +74,8 @@ PARAMS: Tuple[ParamSpec, ...] = (
     ParamSpec(
         "dtype",
         _DEFAULTS.dtype,
-        "Model precision: auto (float16 on CUDA, else float32), float32, bfloat16 or float16.",
+        "Model precision: auto (float16 on CUDA, bfloat16 on CPUs with AMX/AVX512-BF16, else float32), float32, "
+        "bfloat16 or float16.",
         CONFIGURE,
         choices=DTYPES,
         config_field="dtype",

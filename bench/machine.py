@@ -68,9 +68,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def current_rss_mb() -> float:
+def current_rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of process ``pid`` (this one by default), MiB; NaN where /proc is unavailable."""
     try:
-        with open("/proc/self/status") as status:
+        with open(f"/proc/{pid}/status") as status:
             for line in status:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1]) / 1024.0

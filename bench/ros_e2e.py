@@ -24,6 +24,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
+from bench.machine import current_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -130,17 +132,6 @@ class _Client:
         rclpy.try_shutdown(context=self.context)
 
 
-def _node_rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return float("nan")
-
-
 def ros_end_to_end(
     parameters: Dict[str, Any],
     frames: List[np.ndarray],
@@ -196,7 +187,7 @@ def ros_end_to_end(
                 ros_s.append(ros)
                 pipe_s.append(pipe)
                 inside.append(times)
-        rss = _node_rss_mb(node.pid)
+        rss = current_rss_mb(node.pid)
     except (TimeoutError, RuntimeError) as exc:
         return {"skipped": f"{exc} (node log: {log.name})"}
     finally:

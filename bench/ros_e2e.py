@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -25,6 +23,7 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 
 from bench.machine import current_rss_mb
+from grounded_sam_ros.ros import processes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -151,18 +150,15 @@ def ros_end_to_end(
     if reason:
         return {"skipped": reason}
     domain = random.randint(1, 200)
-    env = dict(os.environ)
-    env.update(
-        ROS_DOMAIN_ID=str(domain),
+    path = os.environ.get("PYTHONPATH")
+    env = processes.ros_env(
+        domain,
         ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_VERBOSITY="error",
-        PYTHONPATH=str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""),
+        PYTHONPATH=str(ROOT) + (os.pathsep + path if path else ""),
     )
-    args = [sys.executable, "-m", "grounded_sam_ros.ros.node", "--ros-args"]
-    for name, value in {**parameters, "query": query, "image_reliability": "reliable"}.items():
-        value = ("true" if value else "false") if isinstance(value, bool) else value
-        args += ["-p", f"{name}:={value}"]
+    args = processes.ros_args(processes.NODE_MODULE, {**parameters, "query": query, "image_reliability": "reliable"})
     log = tempfile.NamedTemporaryFile("w+", prefix="bench-node-", suffix=".log", delete=False)
     node = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
     client: Optional[_Client] = None
@@ -193,13 +189,7 @@ def ros_end_to_end(
     finally:
         if client is not None:
             client.close()
-        if node.poll() is None:
-            node.send_signal(signal.SIGINT)
-            try:
-                node.wait(20.0)
-            except subprocess.TimeoutExpired:
-                node.kill()
-                node.wait()
+        processes.stop(node, 20.0)
         log.close()
     ros_ms, pipe_ms = 1000.0 * statistics.median(ros_s), 1000.0 * statistics.median(pipe_s)
     return {

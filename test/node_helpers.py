@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from grounded_sam_ros.ros import processes
 
 NODE = "/grounded_sam"
 
@@ -26,28 +26,23 @@ def random_domain() -> int:
 
 
 def ros_env(domain: int) -> Dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        ROS_DOMAIN_ID=str(domain),
+    """The child environment: localhost discovery, offline, and the working tree's sources first on PYTHONPATH."""
+    root = str(Path(__file__).resolve().parents[1])
+    path = os.environ.get("PYTHONPATH")
+    return processes.ros_env(
+        domain,
         ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_VERBOSITY="error",
-        PYTHONUNBUFFERED="1",
+        PYTHONPATH=root + (os.pathsep + path if path else ""),
     )
-    root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
 
 
 class NodeProcess:
     """``python -m grounded_sam_ros.ros.node`` with ``-p name:=value`` parameters, its output in a log file."""
 
     def __init__(self, parameters: Dict[str, Any], domain: int, log_path: Path) -> None:
-        args = [sys.executable, "-m", "grounded_sam_ros.ros.node", "--ros-args"]
-        for name, value in parameters.items():
-            if isinstance(value, bool):
-                value = "true" if value else "false"
-            args += ["-p", f"{name}:={value}"]
+        args = processes.ros_args(processes.NODE_MODULE, parameters)
         self.log_path = log_path
         self._log = open(log_path, "w")
         self.proc = subprocess.Popen(args, env=ros_env(domain), stdout=self._log, stderr=subprocess.STDOUT)
@@ -74,17 +69,9 @@ class NodeProcess:
     def stop(self, timeout: float = 10.0) -> Tuple[Optional[int], float]:
         """SIGINT, then wait; returns (exit code or None when it had to be killed, seconds it took)."""
         started = time.monotonic()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                self._log.close()
-                return None, time.monotonic() - started
+        code = processes.stop(self.proc, timeout)
         self._log.close()
-        return self.proc.returncode, time.monotonic() - started
+        return code, time.monotonic() - started
 
 
 class Client:

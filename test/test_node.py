@@ -586,3 +586,34 @@ def test_flood_keeps_newest_frames_reports_drops_and_stays_flat(tiny_models, tmp
         client.close()
         code, took = node.stop(timeout=15.0)
     assert code == 0 and took < 5.0, f"exit code {code} after {took:.1f} s; log:\n{node.log()[-3000:]}"
+
+
+# --- Child processes (demo, tests and bench start the node the same way) -------------------------------------------
+
+
+def test_ros_args_write_ros_parameters():
+    from grounded_sam_ros.ros import processes
+
+    args = processes.ros_args("some.module", {"flag": True, "off": False, "rate": 0.5, "query": "red cup . person"})
+    assert args[1:] == ["-m", "some.module", "--ros-args", "-p", "flag:=true", "-p", "off:=false",
+                        "-p", "rate:=0.5", "-p", "query:=red cup . person"]  # fmt: skip
+
+
+def test_stop_interrupts_then_kills():
+    import subprocess
+    import sys
+
+    from grounded_sam_ros.ros import processes
+
+    # SIGINT ends a plain Python process (KeyboardInterrupt): its exit code comes back
+    proc = subprocess.Popen([sys.executable, "-c", "import sys, time; print('up', flush=True); time.sleep(60)"],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stdout.readline().strip() == "up"
+    assert processes.stop(proc, 10.0) not in (None, 0)
+    # One that ignores SIGINT is killed after the timeout: None
+    code = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "up"
+    started = time.monotonic()
+    assert processes.stop(proc, 0.5) is None
+    assert proc.poll() is not None and time.monotonic() - started < 5.0

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from grounded_sam_ros.config import DEFAULT_DETECTOR, DEFAULT_SEGMENTER
+from grounded_sam_ros.ros import processes
 
 DEFAULT_QUERY = "astronaut . cat . coffee cup . rocket"
 TINY_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "grounded_sam_ros" / "tiny-models"
@@ -62,25 +62,9 @@ def choose_models(detector: str, segmenter: str) -> Tuple[str, str, bool]:
     return str(tiny_detector), str(tiny_segmenter), True
 
 
-def _ros_env(domain: int) -> Dict[str, str]:
-    env = dict(os.environ)
-    env["ROS_DOMAIN_ID"] = str(domain)
-    env.setdefault("HF_HUB_OFFLINE", "1")
-    env.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 def _stop(proc: subprocess.Popen, name: str, timeout: float = 10.0) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        print(f"{name} did not stop on SIGINT within {timeout:.0f} s; killing it")
-        proc.kill()
-        proc.wait()
+    if processes.stop(proc, timeout) is None:
+        print(f"{name} did not stop on SIGINT within {timeout:.0f} s; killed it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,17 +85,20 @@ def run(args: argparse.Namespace) -> int:
     detector, segmenter, random_weights = choose_models(args.detector, args.segmenter)
     banner = RANDOM_WEIGHTS_BANNER if random_weights else None
     domain = int(os.environ.get("ROS_DOMAIN_ID") or random.randint(100, 200))
-    env = _ros_env(domain)
+    env = processes.ros_env(domain)
     print(f"ROS_DOMAIN_ID={domain}; detector {detector}; segmenter {segmenter}; query '{args.query}'", flush=True)
 
     node_log = open(out / "node.log", "w")
     camera_log = open(out / "camera.log", "w")
     # Frames must arrive: reliable QoS end to end (large best-effort images can be lost on loopback)
-    node_cmd = [sys.executable, "-m", "grounded_sam_ros.ros.node", "--ros-args",
-                "-p", f"detector_model:={detector}", "-p", f"segmenter_model:={segmenter}",
-                "-p", "image_reliability:=reliable", "-p", "local_files_only:=true"]  # fmt: skip
-    camera_cmd = [sys.executable, "-m", "grounded_sam_ros.ros.sample_camera", "--ros-args",
-                  "-p", f"rate:={args.rate}", "-p", "reliability:=reliable", "-p", "encoding:=bgr8"]  # fmt: skip
+    node_cmd = processes.ros_args(
+        processes.NODE_MODULE,
+        {"detector_model": detector, "segmenter_model": segmenter, "image_reliability": "reliable",
+         "local_files_only": True},
+    )  # fmt: skip
+    camera_cmd = processes.ros_args(
+        processes.CAMERA_MODULE, {"rate": args.rate, "reliability": "reliable", "encoding": "bgr8"}
+    )
     node_proc = subprocess.Popen(node_cmd, env=env, stdout=node_log, stderr=subprocess.STDOUT)
     camera_proc: Optional[subprocess.Popen] = None
 

@@ -414,15 +414,9 @@ def instances_3d(
     other arguments as in :func:`instance_3d`. A detection without a mask (segmentation disabled) gets an invalid
     Instance3D with ``num_points=0``: a box alone says too little about which depth pixels belong to the object.
     """
-    flt = depth_filter or DepthFilter()
-    lookup = _DepthLookup(depth_m, intrinsics, image_size)
     dets = list(detections)
-    for det in dets:
-        if det.mask is None:
-            det.instance_3d = _invalid(0, frame_id)
-            continue
-        crop, x0, y0 = _crop_of(det.mask, det.mask_x, det.mask_y)
-        det.instance_3d = _measure(crop, x0, y0, lookup, flt, frame_id)[0]
+    lookup = _DepthLookup(depth_m, intrinsics, image_size)
+    _measure_all(dets, lookup, depth_filter or DepthFilter(), frame_id, fill=True, stride=0)
     return dets
 
 
@@ -446,7 +440,7 @@ def instance_points(
     flt = depth_filter or DepthFilter()
     _check_stride(stride)
     lookup = _DepthLookup(depth_m, intrinsics, image_size)
-    return _collect_points(list(detections), lookup, flt, "", int(stride), fill=False)
+    return _measure_all(list(detections), lookup, flt, "", fill=False, stride=int(stride))
 
 
 def instances_3d_with_points(
@@ -466,7 +460,7 @@ def instances_3d_with_points(
     _check_stride(stride)
     lookup = _DepthLookup(depth_m, intrinsics, image_size)
     dets = list(detections)
-    points, ids = _collect_points(dets, lookup, flt, frame_id, int(stride), fill=True)
+    points, ids = _measure_all(dets, lookup, flt, frame_id, fill=True, stride=int(stride))
     return dets, points, ids
 
 
@@ -475,19 +469,19 @@ def _check_stride(stride: int) -> None:
         raise ValueError(f"stride={stride!r}: expected an integer >= 1")
 
 
-def _collect_points(
-    dets: List[Detection], lookup: _DepthLookup, flt: DepthFilter, frame_id: str, stride: int, fill: bool
+def _measure_all(
+    dets: List[Detection], lookup: _DepthLookup, flt: DepthFilter, frame_id: str, *, fill: bool, stride: int
 ) -> Tuple[np.ndarray, np.ndarray]:
-    """Kept points of every detection, every ``stride``-th; with ``fill`` also sets each ``instance_3d``."""
+    """Measure every detection's mask. With ``fill`` set each ``instance_3d`` (invalid, 0 points, without a mask);
+    with ``stride`` > 0 collect every ``stride``-th kept point and its instance id (0: no points are built)."""
     all_pts: List[np.ndarray] = []
     all_ids: List[np.ndarray] = []
     for det in dets:
         if det.mask is None:
-            if fill:
-                det.instance_3d = _invalid(0, frame_id)
-            continue
-        crop, x0, y0 = _crop_of(det.mask, det.mask_x, det.mask_y)
-        inst, pts = _measure(crop, x0, y0, lookup, flt, frame_id, want_points=True)
+            inst, pts = _invalid(0, frame_id), None
+        else:
+            crop, x0, y0 = _crop_of(det.mask, det.mask_x, det.mask_y)
+            inst, pts = _measure(crop, x0, y0, lookup, flt, frame_id, want_points=stride > 0)
         if fill:
             det.instance_3d = inst
         if pts is None:

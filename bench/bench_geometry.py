@@ -11,7 +11,8 @@ metres, CameraInfo to intrinsics, every instance) and "markers" builds the Marke
 across at random places (a typical SAM output); depth is a noisy slanted plane with the instances 0.1-0.5 m in front
 of it.
 
-    PYTHONPATH=$PWD .venv/bin/python bench/bench_geometry.py [--repeats 20]
+    source .venv/bin/activate && source install/setup.bash
+    PYTHONPATH=$PWD:$PYTHONPATH python bench/bench_geometry.py [--repeats 20]
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Tuple
 
-from grounded_sam_ros.models.tiny import _VOCAB
+from grounded_sam_ros.models.tiny import _VOCAB, local_cache, mark_random_weights
 
 DEFAULT_DETECTOR_DIR = "random-grounding-dino-tiny"
 DEFAULT_SEGMENTER_DIR = "random-sam-vit-base"
@@ -87,7 +87,7 @@ def build_default_grounding_dino(out_dir: os.PathLike, seed: int = 0) -> Path:
     model.save_pretrained(out)
     processor = GroundingDinoProcessor(image_processor=ImageProcessor(), tokenizer=tokenizer)
     processor.save_pretrained(out)
-    (out / "RANDOM_WEIGHTS").write_text("Randomly initialised: detections are meaningless. Benchmarks only.\n")
+    mark_random_weights(out)
     return out
 
 
@@ -114,13 +114,13 @@ def build_default_sam(out_dir: os.PathLike, seed: int = 0) -> Path:
                 param.normal_(0.0, 0.02)
     model.save_pretrained(out)
     SamProcessor(image_processor=ImageProcessor()).save_pretrained(out)
-    (out / "RANDOM_WEIGHTS").write_text("Randomly initialised: masks are meaningless. Benchmarks only.\n")
+    mark_random_weights(out)
     return out
 
 
 def default_models_cache() -> Path:
     """Where the random default-size models are kept between runs (``~/.cache/grounded_sam_ros/random-models``)."""
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "grounded_sam_ros" / "random-models"
+    return local_cache("random-models")
 
 
 def build_default_models(root: os.PathLike | None = None, seed: int = 0) -> Tuple[Path, Path]:
@@ -135,8 +135,3 @@ def build_default_models(root: os.PathLike | None = None, seed: int = 0) -> Tupl
     if not (segmenter / "model.safetensors").exists():
         build_default_sam(segmenter, seed)
     return detector, segmenter
-
-
-def is_random(model_dir: os.PathLike) -> bool:
-    """True when ``model_dir`` was built here with random weights."""
-    return (Path(model_dir) / "RANDOM_WEIGHTS").is_file()

@@ -84,7 +84,17 @@ TINY_SAM_SIZE = 256
 TINY_SEGMENTER_DIR = "tiny-sam"
 # A file of this name in a model directory marks its weights as random (the CLI and demo then warn on every image).
 RANDOM_WEIGHTS_MARKER = "RANDOM_WEIGHTS"
-_MARKER_TEXT = "Randomly initialised weights built by grounded_sam_ros.models.tiny: outputs are meaningless.\n"
+_MARKER_TEXT = "Randomly initialised weights built by grounded_sam_ros: outputs are meaningless.\n"
+
+
+def mark_random_weights(model_dir: os.PathLike) -> None:
+    """Write the marker file that :func:`has_random_weights` looks for into ``model_dir``."""
+    (Path(model_dir) / RANDOM_WEIGHTS_MARKER).write_text(_MARKER_TEXT)
+
+
+def local_cache(name: str) -> Path:
+    """``~/.cache/grounded_sam_ros/<name>`` (under ``$XDG_CACHE_HOME`` when set): where built models are kept."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "grounded_sam_ros" / name
 
 
 def has_random_weights(model: str) -> bool:
@@ -164,7 +174,7 @@ def build_tiny_grounding_dino(out_dir: os.PathLike, seed: int = 0) -> Path:
         size={"shortest_edge": TINY_DETECTOR_EDGES[0], "longest_edge": TINY_DETECTOR_EDGES[1]}
     )
     GroundingDinoProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(out)
-    (out / RANDOM_WEIGHTS_MARKER).write_text(_MARKER_TEXT)
+    mark_random_weights(out)
     return out
 
 
@@ -216,7 +226,7 @@ def build_tiny_sam(out_dir: os.PathLike, seed: int = 0) -> Path:
         mask_pad_size={"height": TINY_SAM_SIZE // 4, "width": TINY_SAM_SIZE // 4},
     )
     SamProcessor(image_processor=image_processor).save_pretrained(out)
-    (out / RANDOM_WEIGHTS_MARKER).write_text(_MARKER_TEXT)
+    mark_random_weights(out)
     return out
 
 

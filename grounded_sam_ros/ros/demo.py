@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from grounded_sam_ros.config import DEFAULT_DETECTOR, DEFAULT_SEGMENTER
+from grounded_sam_ros.models.tiny import local_cache
 from grounded_sam_ros.ros import processes
 
 DEFAULT_QUERY = "astronaut . cat . coffee cup . rocket"
-TINY_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "grounded_sam_ros" / "tiny-models"
+TINY_CACHE = local_cache("tiny-models")
 
 
 def cached_weights(model_id: str) -> Optional[str]:

@@ -450,3 +450,16 @@ def test_readme_full_mask_helper_agrees_with_msg_to_mask():
     expected = _mask_from_pixels(5, 4, [(2, 1), (3, 2)])
     np.testing.assert_array_equal(full_mask(det, 5, 4), expected)
     np.testing.assert_array_equal(conv.msg_to_mask(1, 2, det.mask, 5, 4), expected)
+
+
+@pytest.mark.parametrize("encoding", ["bayer_gbrg8", "yuv422_yuy2", "bgr16", "mono16", "8UC3"])
+def test_rclpy_messages_use_the_shared_field_conversion(encoding):
+    from grounded_sam_ros.encodings import ENCODINGS, raw_to_rgb
+
+    channels, depth, _ = ENCODINGS[encoding.lower()]
+    height, width = 4, 6
+    step = width * channels * depth + 2
+    msg = Image(height=height, width=width, encoding=encoding, is_bigendian=1, step=step)
+    msg.data = array.array("B", RNG.integers(0, 256, size=height * step, dtype=np.uint8).tobytes())
+    expected = raw_to_rgb(encoding, width, height, step, True, bytes(msg.data))
+    np.testing.assert_array_equal(conv.image_msg_to_rgb(msg), expected)

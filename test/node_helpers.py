@@ -63,7 +63,8 @@ class NodeProcess:
         raise RuntimeError("no VmRSS in /proc status")
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self, timeout: float = 10.0) -> Tuple[Optional[int], float]:
@@ -207,13 +208,29 @@ class Client:
     # --- sending
 
     def wait_connected(self, timeout: float = 20.0) -> None:
-        """Until the node's image subscription and detections publisher are matched with ours."""
+        """Until the node's image subscription and detections publisher are matched with ours, on both sides: the
+        node's diagnostics must count our detections subscription too (else its first output could miss us)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.image_pub.get_subscription_count() > 0 and self.detections_sub.get_publisher_count() > 0:
-                return
+                break
             time.sleep(0.05)
-        raise AssertionError("the node's image subscription / detections publisher never matched")
+        else:
+            raise AssertionError("the node's image subscription / detections publisher never matched")
+        self.wait_subscribed("detections", max(1.0, deadline - time.monotonic()))
+
+    def wait_subscribed(self, topic: str, timeout: float = 20.0) -> Dict[str, str]:
+        """Until the node's diagnostics say its ``topic`` publisher has matched a subscription (ours)."""
+        key = topic.replace("/", "_") + "_subscribers"
+        return self.wait_diagnostics(lambda d: int(d.get(key, 0)) > 0, timeout)
+
+    def wait_counter(self, key: str, above: int, timeout: float = 15.0) -> Dict[str, str]:
+        """The first diagnostics (from now on) whose integer ``key`` exceeds ``above``."""
+        return self.wait_diagnostics(lambda d: int(d.get(key, 0)) > above, timeout)
+
+    def counter(self, key: str) -> int:
+        """``key`` of the next diagnostics message (the node's current count)."""
+        return int(self.wait_diagnostics(lambda d: key in d)[key])
 
     def publish_image(self, msg) -> None:
         self.image_pub.publish(msg)

@@ -302,7 +302,14 @@ def test_bad_inputs_never_kill_the_node(ros_node, sample):
 
     node, client, _ = ros_node
     _set_query(client, "cat", "cat")
-    before = int(client.wait_diagnostics(lambda d: True)["invalid_inputs"])
+    before = client.counter("invalid_inputs")
+    count = before
+
+    def send(publish, msg) -> None:
+        """One bad input, then wait until the node has counted it: none can be overwritten by the next."""
+        nonlocal count
+        publish(msg)
+        count = int(client.wait_counter("invalid_inputs", count)["invalid_inputs"])
 
     good = _image_msg(sample, (0, 0))
     bad_images = []
@@ -317,8 +324,7 @@ def test_bad_inputs_never_kill_the_node(ros_node, sample):
     bad_images.append(narrow)  # step shorter than a row
     for index, msg in enumerate(bad_images):
         msg.header.stamp.sec = 1_030_000_000 + index
-        client.publish_image(msg)
-        time.sleep(0.3)  # let the worker take each one (else the slot drops them: also fine, but uncounted)
+        send(client.publish_image, msg)
 
     # Truncated JPEG on image/compressed
     import io
@@ -330,15 +336,13 @@ def test_bad_inputs_never_kill_the_node(ros_node, sample):
     jpeg = buffer.getvalue()
     truncated = CompressedImage(format="jpeg", data=jpeg[: len(jpeg) // 2])
     truncated.header.stamp.sec = 1_030_000_100
-    client.compressed_pub.publish(truncated)
-    time.sleep(0.3)
+    send(client.compressed_pub.publish, truncated)
 
     # Queries: 10,000 characters, and bytes that are not UTF-8 (sent raw: rclpy cannot build such a String)
-    client.publish_query("cup " * 2500)
+    send(client.publish_query, "cup " * 2500)
     raw = bytearray(serialize_message(String(data="abcdef")))
     raw[raw.index(b"abcdef") : raw.index(b"abcdef") + 6] = b"\xff\xfe\xc3\x28\xa0\xa1"
-    client.query_pub.publish(bytes(raw))
-    time.sleep(0.5)
+    send(client.query_pub.publish, bytes(raw))
 
     # The service with a bad image and a bad query
     response = client.segment(bad_images[1], query="cat")
@@ -348,7 +352,8 @@ def test_bad_inputs_never_kill_the_node(ros_node, sample):
 
     # Still alive, still serving, the query unchanged, every rejected input counted
     assert node.alive(), node.log()[-3000:]
-    diag = client.wait_diagnostics(lambda d: int(d["invalid_inputs"]) >= before + 5)
+    diag = client.wait_diagnostics(lambda d: True)
+    assert int(diag["invalid_inputs"]) == before + 7  # every one counted once, the service's not among them
     assert diag["query"] == "cat"
     stamp = (1_030_000_200, 0)
     client.publish_image(_image_msg(sample, stamp))
@@ -375,9 +380,7 @@ def test_annotated_image_only_drawn_for_subscribers(ros_node, sample):
     assert int(client.wait_diagnostics(lambda d: True)["annotated_images"]) == drawn
 
     client.subscribe_annotated()
-    deadline = time.monotonic() + 10
-    while client._annotated_sub.get_publisher_count() == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    client.wait_subscribed("annotated_image")  # the node draws only once it sees our subscription
     stamp = (1_040_000_001, 0)
     client.publish_image(_image_msg(sample, stamp))
     client.wait_detections(stamp)
@@ -414,8 +417,9 @@ def test_lifecycle_deactivate_cleanup_reconfigure(ros_node, sample):
     assert client.change_state("deactivate")
     response = client.segment(_image_msg(sample, (1_060_000_000, 0)), query="cat")
     assert not response.success and "not active" in response.message
+    ignored = client.counter("frames_ignored_inactive")
     client.publish_image(_image_msg(sample, (1_060_000_000, 1)))
-    time.sleep(1.0)
+    client.wait_counter("frames_ignored_inactive", ignored)  # the node got it, and set it aside
     assert client.find_detections((1_060_000_000, 1)) is None
 
     # Model parameters change only while unconfigured
@@ -535,7 +539,7 @@ def test_flood_keeps_newest_frames_reports_drops_and_stays_flat(tiny_models, tmp
             return rate
 
         def idle_rss() -> float:
-            time.sleep(1.0)
+            client.wait_diagnostics(lambda d: d["inference_running"] == "false")
             return max(node.rss_mb() for _ in range(5) if time.sleep(0.1) is None)
 
         # Warm-up flood: allocator and middleware pools reach their steady size
@@ -581,7 +585,7 @@ def test_flood_keeps_newest_frames_reports_drops_and_stays_flat(tiny_models, tmp
         msg = messages[0]
         msg.header.stamp.sec = 103
         client.publish_image(msg)
-        time.sleep(1.0)
+        client.wait_diagnostics(lambda d: d["inference_running"] == "true")
     finally:
         client.close()
         code, took = node.stop(timeout=15.0)
@@ -617,3 +621,41 @@ def test_stop_interrupts_then_kills():
     started = time.monotonic()
     assert processes.stop(proc, 0.5) is None
     assert proc.poll() is not None and time.monotonic() - started < 5.0
+
+
+@pytest.mark.ros
+def test_bayer_frame_gives_detections_and_a_malformed_one_leaves_the_node_serving(ros_node, sample):
+    import cv2
+    from sensor_msgs.msg import Image
+
+    node, client, _ = ros_node
+    _set_query(client, "cat", "cat")
+    height, width = sample.shape[:2]
+    # An RGGB sensor's recording of the sample: R at even rows/cols, B at odd rows/cols, G elsewhere
+    rows, cols = np.mgrid[0:height, 0:width]
+    channel = np.where(rows % 2 == 0, np.where(cols % 2 == 0, 0, 1), np.where(cols % 2 == 0, 1, 2))
+    raw = np.take_along_axis(sample, channel[:, :, None], axis=2)[:, :, 0]
+    bayer = Image(height=height, width=width, encoding="bayer_rggb8", step=width, data=raw.tobytes())
+    bayer.header.stamp.sec, bayer.header.stamp.nanosec = 1_040_000_000, 1
+    client.publish_image(bayer)
+    _, msg = client.wait_detections((1_040_000_000, 1))
+    # What the node must have seen: OpenCV's RGGB demosaic of the same bytes (its explicit pattern name), sent as
+    # rgb8 to the same node (so earlier tests' configuration changes apply to both)
+    client.publish_image(_image_msg(cv2.cvtColor(raw, cv2.COLOR_BayerRGGB2RGB), (1_040_000_000, 2), encoding="rgb8"))
+    _, expected = client.wait_detections((1_040_000_000, 2))
+    assert len(msg.detections) == len(expected.detections) > 0
+    assert [d.label for d in msg.detections] == [d.label for d in expected.detections]
+    np.testing.assert_allclose([d.score for d in msg.detections], [d.score for d in expected.detections], atol=1e-5)
+    np.testing.assert_allclose([d.box for d in msg.detections], [d.box for d in expected.detections], atol=1e-3)
+
+    # Malformed: one byte short. The node counts it as invalid and keeps serving
+    before = int(client.wait_diagnostics(lambda d: True)["invalid_inputs"])
+    short = Image(height=height, width=width, encoding="bayer_rggb8", step=width, data=raw.tobytes()[:-1])
+    short.header.stamp.sec = 1_040_000_001
+    client.publish_image(short)
+    client.wait_diagnostics(lambda d: int(d["invalid_inputs"]) == before + 1)
+    assert node.alive()
+    bayer.header.stamp.sec = 1_040_000_002
+    client.publish_image(bayer)
+    client.wait_detections((1_040_000_002, 1))
+    assert "data holds" in node.log() and "bayer_rggb8" in node.log()

@@ -105,6 +105,7 @@ def pipeline_status(
         "frames_dropped": str(inp.slot.dropped + inp.gaps.lost),
         "frames_dropped_in_transport": str(inp.gaps.lost),
         "frames_skipped_no_query": str(snap["skipped_no_query"]),
+        "frames_ignored_inactive": str(snap["ignored_inactive"]),
         "invalid_inputs": str(snap["invalid_inputs"]),
         "inference_errors": str(snap["errors"]),
         "last_error": snap["last_error"][:500],
@@ -112,5 +113,6 @@ def pipeline_status(
     }
     for capability in inp.capabilities:
         values.update(capability.diagnostics())
+        values.update(capability.subscriber_counts())
     status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
     return status

@@ -74,6 +74,7 @@ class GroundedSamNode(LifecycleNode):
 
         self._pipe = None  # GroundedSamPipeline while configured
         self._active = False
+        self._inferring = False  # an inference is running (diagnostics)
         self._infer_lock = threading.Lock()  # guards the pipeline: one inference (or model load/free) at a time
         self._state_lock = threading.Lock()  # guards _pending
         self._pending: Dict[str, Any] = {}  # per-frame pipeline settings to apply before the next inference
@@ -291,12 +292,16 @@ class GroundedSamNode(LifecycleNode):
                 updates, self._pending = self._pending, {}
             if updates:
                 pipe.update(**updates)
-            if self._settings.debug_delay > 0.0 and self._worker.stop_event.wait(self._settings.debug_delay):
-                return None
             call = pipe.__call__
             for capability in reversed(inp.capabilities):
                 call = functools.partial(capability.infer, frame, call_next=call)
-            return call(frame.image, query)
+            self._inferring = True
+            try:
+                if self._settings.debug_delay > 0.0 and self._worker.stop_event.wait(self._settings.debug_delay):
+                    return None
+                return call(frame.image, query)
+            finally:
+                self._inferring = False
 
     def _input(self, camera: Camera) -> CameraInput:
         return self._inputs[camera.index]
@@ -305,6 +310,7 @@ class GroundedSamNode(LifecycleNode):
 
     def _on_frame(self, inp: CameraInput, compressed: bool, msg: Any, info: Dict[str, Any]) -> None:
         if not self._active:
+            inp.stats.count("ignored_inactive")
             return
         gid = info.get("publisher_gid") or {}
         inp.gaps.observe(bytes(gid.get("data", b"")), info.get("publication_sequence_number"))
@@ -370,6 +376,7 @@ class GroundedSamNode(LifecycleNode):
             "detector_model": str(self._values["detector_model"]),
             "segmenter_model": str(self._values["segmenter_model"]),
             "max_rate": str(self._rate.max_rate),
+            "inference_running": str(self._inferring).lower(),
         }
         name = f"{self.get_fully_qualified_name()}: pipeline"
         status = pipeline_status(name, self._device(), state, self._query, self._inputs, extra)

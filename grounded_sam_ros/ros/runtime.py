@@ -267,6 +267,7 @@ class NodeStats:
         self.errors = 0  # inferences that raised
         self.annotated = 0  # annotated images drawn and published
         self.skipped_no_query = 0
+        self.ignored_inactive = 0  # frames received while the node was not active
         self.last_error = ""
         self.last_error_time: Optional[float] = None
 
@@ -312,6 +313,7 @@ class NodeStats:
                 "errors": self.errors,
                 "annotated": self.annotated,
                 "skipped_no_query": self.skipped_no_query,
+                "ignored_inactive": self.ignored_inactive,
                 "last_error": self.last_error,
                 "last_error_age_s": (now - self.last_error_time) if self.last_error_time is not None else None,
             }

@@ -19,6 +19,7 @@ What a capability has
     ``cleanup``      release what ``configure`` made (the base class destroys the entities it created; call super).
     ``on_query``     the node's query changed (e.g. republish a label map).
     ``diagnostics``  key/values merged into the node's ``/diagnostics`` status; ``warning`` a reason to report WARN.
+                     The node also reports ``<topic>_subscribers`` for every publisher made with :meth:`publisher`.
 
 Per-frame hooks, in ``CAPABILITIES`` order, on the worker thread
     ``before_inference(frame, query) -> query``  may replace the query for this frame (auto-query). A capability
@@ -150,7 +151,7 @@ class Capability:
     def __init__(self, node: NodeApi, camera: Camera) -> None:
         self.node = node
         self.camera = camera
-        self._publishers: List[Any] = []
+        self._publishers: List[Tuple[str, Any]] = []  # (name relative to the camera, lifecycle publisher)
         self._entities: List[Tuple[str, Any]] = []  # (destroy method name, entity)
 
     @classmethod
@@ -164,7 +165,7 @@ class Capability:
 
     def cleanup(self) -> None:
         """Destroy what :meth:`configure` created. Subclasses that override it call ``super().cleanup()``."""
-        for pub in self._publishers:
+        for _, pub in self._publishers:
             self.node.destroy_lifecycle_publisher(pub)
         self._publishers = []
         for method, entity in reversed(self._entities):
@@ -197,12 +198,17 @@ class Capability:
         """A reason for a WARN level (e.g. "no 3D: no depth received"), or None when fine."""
         return None
 
+    def subscriber_counts(self) -> Dict[str, str]:
+        """``<name>_subscribers``: how many subscriptions each of its publishers has matched (the node reports it)."""
+        return {f"{name.replace('/', '_')}_subscribers": str(pub.get_subscription_count()) for name, pub in
+                self._publishers}  # fmt: skip
+
     # --- entity helpers: created in the camera's namespace, destroyed by cleanup()
 
     def publisher(self, msg_type: Any, name: str, qos: Any) -> Any:
         """A lifecycle publisher on ``camera.topic(name)`` (publishes only while the node is active)."""
         pub = self.node.create_lifecycle_publisher(msg_type, self.camera.topic(name), qos)
-        self._publishers.append(pub)
+        self._publishers.append((name, pub))
         return pub
 
     def subscription(self, msg_type: Any, name: str, callback: Callable, qos: Any, **kwargs: Any) -> Any:

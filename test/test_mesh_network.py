@@ -93,12 +93,12 @@ def test_full_osx_with_decoders_is_refused(tmp_path, tiny_arch, tiny_net):
     path = write_original_checkpoint(
         tmp_path / "osx_l.pth.tar", tiny_net, {"module.hand_decoder.layers.0.w": torch.zeros(1)}
     )
-    with pytest.raises(ValueError, match="keypoint-guided decoders.*osx_l_wo_decoder"):
+    with pytest.raises(ValueError, match=r"keypoint-guided decoders.*osx_l_wo_decoder"):
         load_network(path)
 
 
 def test_missing_and_unreadable_checkpoints_say_what_to_do(tmp_path):
-    with pytest.raises(FileNotFoundError, match="mesh.model.*osx_l_wo_decoder.pth.tar.*SMPLer-X"):
+    with pytest.raises(FileNotFoundError, match=r"mesh\.model.*osx_l_wo_decoder\.pth\.tar.*SMPLer-X"):
         load_network(tmp_path / "nope.pth.tar")
     bad = tmp_path / "garbage.pth.tar"
     bad.write_bytes(b"not a checkpoint")
@@ -183,4 +183,3 @@ def test_restore_box_and_camera_translation_follow_osx():
     trans = camera_translation(torch.tensor([[0.1, -0.2, 0.0]]))
     torch.testing.assert_close(trans, torch.tensor([[0.1, -0.2, DEPTH_FACTOR / 2]]))
     assert DEPTH_FACTOR == pytest.approx(math.sqrt(5000 * 5000 * 2.5 * 2.5 / (256 * 192)))
-

@@ -149,20 +149,22 @@ class MeshEstimator:
             )
         return people
 
-    def _fix_depth(self, vertices, root, t, cam, depth, mask, kind):
-        """Slide along the root's ray so the rendered visible surface meets the measured depth under ``mask``."""
+    def _fix_depth(self, vertices, root, t, cam, depth, mask, kind, iterations: int = 3):
+        """Slide along the root's ray until the median rendered depth of the visible surface equals the median
+        measured depth on the same pixels (under ``mask``); a few rounds, as the silhouette changes with distance."""
         from grounded_sam_ros.mesh.render import rasterize
 
         if depth.shape != mask.shape:
             raise ValueError(f"depth {depth.shape} and image/mask {mask.shape} must have the same size")
-        _, rendered = rasterize(vertices + t, self.faces, cam, *depth.shape)
-        both = mask & np.isfinite(rendered)
-        measured = median_depth(depth, both)
-        if measured is None:
-            return t, kind
-        return slide_to_depth(
-            root, t, float(np.median(rendered[both & np.isfinite(depth) & (depth > 0)])), measured
-        ), "real+depth"
+        measured_ok = mask & np.isfinite(depth) & (depth > 0)
+        for _ in range(iterations):
+            _, rendered = rasterize(vertices + t, self.faces, cam, *depth.shape)
+            both = measured_ok & np.isfinite(rendered)
+            measured = median_depth(depth, both)
+            if measured is None:
+                break
+            t, kind = slide_to_depth(root, t, float(np.median(rendered[both])), measured), "real+depth"
+        return t, kind
 
 
 def _crop_box_to_image(box: torch.Tensor, crop: np.ndarray) -> np.ndarray:

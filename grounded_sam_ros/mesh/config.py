@@ -59,6 +59,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("smpler_x_b", 768, 12, 12, "smpler_x_b32.pth.tar"),
         Architecture("smpler_x_l", 1024, 24, 16, "smpler_x_l32.pth.tar"),
         Architecture("smpler_x_h", 1280, 32, 16, "smpler_x_h32.pth.tar"),
+        # Random weights from grounded_sam_ros.mesh.synthetic, for tests and demos (no published file is this small)
+        Architecture("tiny_random", 32, 2, 2, "(random weights, mesh.synthetic)"),
     )
 }
 

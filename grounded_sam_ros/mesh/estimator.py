@@ -94,10 +94,13 @@ class MeshEstimator:
         intrinsics: Optional[Intrinsics] = None,
         depth: Optional[np.ndarray] = None,
         masks: Optional[Sequence[Optional[np.ndarray]]] = None,
+        measured: Optional[Sequence[Optional[float]]] = None,
     ) -> list[HumanMesh]:
         """image: HxWx3 uint8 RGB; boxes: Nx4 XYXY pixels of ``image``. Optional: the camera's intrinsics, a depth
         image registered to ``image`` (HxW float32 metres, 0/NaN = none) and per-box HxW bool masks (where to
-        compare depths; the box when absent). Boxes whose clipped area is empty are skipped."""
+        compare depths; the box when absent) or, instead of a depth image, per-box ``measured`` distances (metres,
+        None = unknown) of the visible surface, e.g. from the detections' 3D fields. Boxes whose clipped area is
+        empty are skipped. A distance only applies with ``intrinsics``."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"image must be HxWx3 uint8 RGB, got {image.shape} {image.dtype}")
         boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
@@ -126,11 +129,11 @@ class MeshEstimator:
             cam, t, kind = virtual_camera(crop), trans[n], "virtual"
             if intrinsics is not None:
                 t, cam, kind = to_real_camera(joints[n, 0], t, crop, intrinsics), intrinsics, "real"
-                if depth is not None:
-                    mask = (
-                        masks[i] if masks is not None and masks[i] is not None else _box_mask(boxes[i], height, width)
-                    )
-                    t, kind = self._fix_depth(verts[n], joints[n, 0], t, cam, depth, mask, kind)
+                known = measured[i] if measured is not None else None
+                if depth is not None or known is not None:
+                    given = masks[i] if masks is not None else None
+                    mask = given if given is not None else _box_mask(boxes[i], height, width)
+                    t, kind = self._fix_depth(verts[n], joints[n, 0], t, cam, mask, depth, known)
             people.append(
                 HumanMesh(
                     box=boxes[i].copy(),
@@ -149,21 +152,23 @@ class MeshEstimator:
             )
         return people
 
-    def _fix_depth(self, vertices, root, t, cam, depth, mask, kind, iterations: int = 3):
-        """Slide along the root's ray until the median rendered depth of the visible surface equals the median
-        measured depth on the same pixels (under ``mask``); a few rounds, as the silhouette changes with distance."""
+    def _fix_depth(self, vertices, root, t, cam, mask, depth=None, measured=None, iterations: int = 3):
+        """Slide along the root's ray until the median rendered depth of the mesh's visible surface under ``mask``
+        equals the measured one: the median of ``depth`` on the same pixels, or the given ``measured`` distance.
+        A few rounds, as the silhouette changes with distance. Returns (translation, camera kind)."""
         from grounded_sam_ros.mesh.render import rasterize
 
-        if depth.shape != mask.shape:
+        kind = "real"
+        if depth is not None and depth.shape != mask.shape:
             raise ValueError(f"depth {depth.shape} and image/mask {mask.shape} must have the same size")
-        measured_ok = mask & np.isfinite(depth) & (depth > 0)
+        measured_ok = mask & np.isfinite(depth) & (depth > 0) if depth is not None else mask
         for _ in range(iterations):
-            _, rendered = rasterize(vertices + t, self.faces, cam, *depth.shape)
+            _, rendered = rasterize(vertices + t, self.faces, cam, *mask.shape)
             both = measured_ok & np.isfinite(rendered)
-            measured = median_depth(depth, both)
-            if measured is None:
+            target = median_depth(depth, both) if depth is not None else (measured if both.any() else None)
+            if target is None:
                 break
-            t, kind = slide_to_depth(root, t, float(np.median(rendered[both])), measured), "real+depth"
+            t, kind = slide_to_depth(root, t, float(np.median(rendered[both])), target), "real+depth"
         return t, kind
 
 

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -60,15 +60,22 @@ def meshes_for_result(
     config: MeshConfig,
     intrinsics: Optional[Intrinsics] = None,
     depth: Optional[np.ndarray] = None,
+    measured: Optional[Mapping[str, float]] = None,
 ) -> list[HumanMesh]:
     """One mesh per person-labelled detection of ``result`` (image: HxWx3 uint8 RGB, the frame ``result`` came
-    from); each mesh carries its detection's ``id`` and ``label``. Masks (when segmented) choose the depth pixels."""
+    from); each mesh carries its detection's ``id`` and ``label``. ``depth`` (HxW float32 metres, registered) or
+    ``measured`` (detection id -> distance of its visible surface, metres) fix the distance when ``intrinsics`` are
+    given; masks (when segmented) choose the pixels compared."""
     people = select_people(result.detections, config.labels, config.max_people)
     if not people:
         return []
     height, width = image.shape[:2]
-    masks = [d.full_mask(height, width) if d.mask is not None else None for d in people] if depth is not None else None
-    meshes = estimator(image, np.stack([d.box for d in people]), intrinsics=intrinsics, depth=depth, masks=masks)
+    masks = None
+    if depth is not None or measured:
+        masks = [d.full_mask(height, width) if d.mask is not None else None for d in people]
+    distances = [measured.get(d.id) for d in people] if measured else None
+    boxes = np.stack([d.box for d in people])
+    meshes = estimator(image, boxes, intrinsics=intrinsics, depth=depth, masks=masks, measured=distances)
     for mesh in meshes:
         det = people[mesh.extra["input_index"]]
         mesh.id, mesh.label = det.id, det.label

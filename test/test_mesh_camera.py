@@ -92,6 +92,23 @@ def test_estimator_virtual_real_and_depth(estimator):
         np.testing.assert_allclose(REAL.project(f.joints[:1]), REAL.project(r.joints[:1]), atol=1e-3)
 
 
+def test_a_measured_distance_moves_the_visible_surface_there(estimator):
+    image = np.random.default_rng(2).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    boxes = np.array([[200, 60, 330, 420]], dtype=np.float32)
+    (real,) = estimator(image, boxes, intrinsics=REAL)
+    _, rendered = rasterize(real.vertices, estimator.faces, REAL, 480, 640)
+    box = np.zeros((480, 640), dtype=bool)
+    box[60:420, 200:330] = True
+    surface = float(np.median(rendered[box & np.isfinite(rendered)]))
+    (moved,) = estimator(image, boxes, intrinsics=REAL, measured=[surface + 0.5])
+    assert moved.camera == "real+depth"
+    _, rendered = rasterize(moved.vertices, estimator.faces, REAL, 480, 640)
+    assert float(np.median(rendered[box & np.isfinite(rendered)])) == pytest.approx(surface + 0.5, abs=0.02)
+    np.testing.assert_allclose(REAL.project(moved.joints[:1]), REAL.project(real.joints[:1]), atol=1e-3)
+    (unknown,) = estimator(image, boxes, intrinsics=REAL, measured=[None])
+    assert unknown.camera == "real"
+
+
 def test_bad_image_is_refused(estimator):
     with pytest.raises(ValueError, match="HxWx3 uint8 RGB"):
         estimator(np.zeros((4, 4), dtype=np.uint8), np.zeros((0, 4)))

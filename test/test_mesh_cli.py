@@ -132,3 +132,34 @@ def test_mesh_command_end_to_end(tiny_models, mesh_files, tmp_path, monkeypatch,
     np.testing.assert_array_equal(drawn[~covered], image[~covered])
     assert (drawn[covered] != image[covered]).any(axis=1).mean() > 0.9
     assert load_smplx(smplx_path).num_vertices == want[0].vertices.shape[0]
+
+
+def test_markers_delete_people_who_left():
+    pytest.importorskip("grounded_sam_ros.msg", reason="run `make setup` and source install/setup.bash")
+    from std_msgs.msg import Header
+    from visualization_msgs.msg import Marker
+
+    from grounded_sam_ros.ros.mesh_msgs import marker_ids, mesh_markers, meshes_to_msg
+
+    faces = np.array([[0, 1, 2]])
+    cam = Intrinsics(1.0, 1.0, 0.0, 0.0)
+
+    def person(id_):
+        from grounded_sam_ros.mesh.estimator import HumanMesh
+
+        v = np.array([[0, 0, 2], [1, 0, 2], [0, 1, 2]], dtype=np.float32)
+        params = {k: np.zeros(n, np.float32) for k, n in (("root_pose", 3), ("body_pose", 63), ("lhand_pose", 45),
+                  ("rhand_pose", 45), ("jaw_pose", 3), ("betas", 10), ("expression", 10))}  # fmt: skip
+        return HumanMesh(np.zeros(4), np.zeros(4), params, np.zeros(3), "real", cam, v, v, np.zeros(4), np.zeros(4),
+                         np.zeros(4), id=id_, label="person")  # fmt: skip
+
+    header = Header(frame_id="camera_optical")
+    first = mesh_markers([person("3"), person("7")], faces, header)
+    assert [(m.id, m.action, m.type, len(m.points)) for m in first.markers] == [
+        (3, Marker.ADD, Marker.TRIANGLE_LIST, 3), (7, Marker.ADD, Marker.TRIANGLE_LIST, 3)]  # fmt: skip
+    assert first.markers[0].points[1].x == 1.0 and first.markers[0].header.frame_id == "camera_optical"
+    second = mesh_markers([person("7")], faces, header, previous_ids=marker_ids([person("3"), person("7")]))
+    assert [(m.id, m.action) for m in second.markers] == [(7, Marker.ADD), (3, Marker.DELETE)]
+    msg = meshes_to_msg([person("7")], header, 640, 480)
+    assert msg.meshes[0].detection_id == "7" and len(msg.meshes[0].vertices) == 9
+    assert list(msg.meshes[0].intrinsics) == [1.0, 1.0, 0.0, 0.0]

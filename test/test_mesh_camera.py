@@ -10,7 +10,7 @@ import pytest
 
 from grounded_sam_ros.mesh.body_model import load_smplx
 from grounded_sam_ros.mesh.camera import Intrinsics, slide_to_depth, to_real_camera, virtual_camera
-from grounded_sam_ros.mesh.config import Architecture
+from grounded_sam_ros.mesh.config import ARCHITECTURES
 from grounded_sam_ros.mesh.estimator import MeshEstimator
 from grounded_sam_ros.mesh.preprocess import crop_to_image
 from grounded_sam_ros.mesh.render import rasterize
@@ -22,7 +22,7 @@ REAL = Intrinsics(fx=610.0, fy=605.0, cx=322.0, cy=241.0)
 @pytest.fixture(scope="module")
 def estimator(tmp_path_factory):
     path = write_synthetic_smplx(tmp_path_factory.mktemp("smplx") / "SMPLX_NEUTRAL.npz")
-    return MeshEstimator(random_network(Architecture("tiny_cam", 32, 2, 2, "-"), seed=2), load_smplx(path))
+    return MeshEstimator(random_network(ARCHITECTURES["tiny_random"], seed=2), load_smplx(path))
 
 
 def test_virtual_camera_is_osx_projection_through_the_crop():

@@ -12,10 +12,9 @@ from PIL import Image
 
 from grounded_sam_ros import cli
 from grounded_sam_ros.data import load_image, sample_image
-from grounded_sam_ros.mesh import config as mesh_config
 from grounded_sam_ros.mesh.body_model import load_smplx
 from grounded_sam_ros.mesh.camera import Intrinsics
-from grounded_sam_ros.mesh.config import Architecture
+from grounded_sam_ros.mesh.config import ARCHITECTURES
 from grounded_sam_ros.mesh.estimator import MeshEstimator
 from grounded_sam_ros.mesh.export import read_ply, write_ply
 from grounded_sam_ros.mesh.people import MeshConfig, meshes_for_result, normalise_labels, select_people
@@ -23,7 +22,7 @@ from grounded_sam_ros.mesh.render import rasterize
 from grounded_sam_ros.mesh.synthetic import random_network, write_original_checkpoint, write_synthetic_smplx
 from grounded_sam_ros.results import Detection, FrameResult
 
-TINY = Architecture("tiny_cli", 32, 2, 2, "-")
+TINY = ARCHITECTURES["tiny_random"]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +46,7 @@ def test_select_people_by_label_and_score():
         MeshConfig("a", "b", max_people=-1).validate()
 
 
-def test_meshes_carry_their_detection_ids(mesh_files, monkeypatch):
-    monkeypatch.setitem(mesh_config.ARCHITECTURES, TINY.name, TINY)
+def test_meshes_carry_their_detection_ids(mesh_files):
     estimator = MeshEstimator.from_files(*mesh_files)
     image = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
     dets = [_det("dog", 0.9, [0, 0, 50, 50], "a"), _det("person", 0.8, [100, 20, 180, 230], "b"),
@@ -90,11 +88,10 @@ def test_missing_smplx_file_fails_before_the_detector_loads(tmp_path, mesh_files
 
 
 @pytest.mark.slow
-def test_mesh_command_end_to_end(tiny_models, mesh_files, tmp_path, monkeypatch, capsys):
+def test_mesh_command_end_to_end(tiny_models, mesh_files, tmp_path, capsys):
     from grounded_sam_ros.config import PipelineConfig
     from grounded_sam_ros.pipeline import build_pipeline
 
-    monkeypatch.setitem(mesh_config.ARCHITECTURES, TINY.name, TINY)
     detector, segmenter = (str(p) for p in tiny_models)
     ckpt, smplx_path = mesh_files
     photo = sample_image("astronaut")

@@ -11,20 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from grounded_sam_ros.mesh import config
 from grounded_sam_ros.mesh.checkpoint import load_network
 from grounded_sam_ros.mesh.config import ARCHITECTURES, DEPTH_FACTOR, Architecture
 from grounded_sam_ros.mesh.heads import restore_box, sample_joint_features, soft_argmax_3d
 from grounded_sam_ros.mesh.network import OSXNetwork, camera_translation
 from grounded_sam_ros.mesh.synthetic import original_state_dict, random_network, write_original_checkpoint
 
-TINY = Architecture("tiny_test", 32, 2, 2, "test")
-
-
-@pytest.fixture
-def tiny_arch(monkeypatch):
-    monkeypatch.setitem(config.ARCHITECTURES, TINY.name, TINY)
-    return TINY
+TINY = ARCHITECTURES["tiny_random"]  # 32 wide, 2 blocks: random weights only
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +30,13 @@ def crops():
     return torch.rand(2, 3, 256, 192, generator=torch.Generator().manual_seed(0))
 
 
-def test_published_layout_loads_strictly_and_reproduces_outputs(tmp_path, tiny_arch, tiny_net, crops):
+def test_published_layout_loads_strictly_and_reproduces_outputs(tmp_path, tiny_net, crops):
     path = write_original_checkpoint(tmp_path / "osx_tiny_wo_decoder.pth.tar", tiny_net)
     raw = torch.load(path, weights_only=True)
     assert any(k.startswith("module.backbone.blocks.0.attn.qkv") for k in raw["network"])
     assert any(k.startswith("module.body_rotation_net.") for k in raw["network"])
     loaded = load_network(path)
-    assert loaded.arch.name == "tiny_test"  # width and depth read from the weights
+    assert loaded.arch.name == "tiny_random"  # width and depth read from the weights
     want, got = tiny_net(crops), loaded(crops)
     for name, value in vars(want).items():
         torch.testing.assert_close(getattr(got, name), value, rtol=0, atol=0, msg=name)
@@ -56,7 +49,7 @@ def test_published_layout_loads_strictly_and_reproduces_outputs(tmp_path, tiny_a
     assert all(torch.isfinite(v).all() for v in vars(got).values())
 
 
-def test_split_qkv_and_unprefixed_keys_load(tmp_path, tiny_arch, tiny_net, crops):
+def test_split_qkv_and_unprefixed_keys_load(tmp_path, tiny_net, crops):
     state = {k.removeprefix("module."): v for k, v in original_state_dict(tiny_net).items()}
     for key in [k for k in state if k.endswith("attn.qkv.weight") or k.endswith("attn.qkv.bias")]:
         stem, kind = key.rsplit(".qkv.", 1)
@@ -75,7 +68,7 @@ def test_split_qkv_and_unprefixed_keys_load(tmp_path, tiny_arch, tiny_net, crops
         ("shape", r"wrong shape \(1\): face_regressor\.expr_out\.0\.weight \(11, 32\) != \(10, 32\)"),
     ],
 )
-def test_mismatched_checkpoint_names_the_key(tmp_path, tiny_arch, tiny_net, change, pattern):
+def test_mismatched_checkpoint_names_the_key(tmp_path, tiny_net, change, pattern):
     state = original_state_dict(tiny_net)
     if change == "drop":
         del state["module.body_rotation_net.cam_out.0.bias"]
@@ -89,7 +82,7 @@ def test_mismatched_checkpoint_names_the_key(tmp_path, tiny_arch, tiny_net, chan
         load_network(path)
 
 
-def test_full_osx_with_decoders_is_refused(tmp_path, tiny_arch, tiny_net):
+def test_full_osx_with_decoders_is_refused(tmp_path, tiny_net):
     path = write_original_checkpoint(
         tmp_path / "osx_l.pth.tar", tiny_net, {"module.hand_decoder.layers.0.w": torch.zeros(1)}
     )

@@ -3,8 +3,9 @@
 """The SMPL-X body model with our own linear blend skinning, read from the user's ``SMPLX_NEUTRAL.npz``.
 
 OSX's conventions: hand poses are full axis-angle (no PCA) with the model's mean hand pose added; 10 shape and 10
-expression coefficients; eye poses zero. Output units are metres, in the SMPL-X model frame (y up, the body facing
-+z at zero pose), with no translation applied.
+expression coefficients; eye poses zero. Output units are metres, no translation applied. At zero pose the body
+stands in the SMPL-X model frame (y up, facing +z); OSX's predicted root pose rotates it into the camera's optical
+frame (x right, y down, z forward).
 
 The SMPL-X files are under a non-commercial licence and need a registration: they are never shipped or downloaded.
 """

@@ -105,6 +105,8 @@ def _load_estimator(mesh_config, device: str):
     except (OSError, ValueError, RuntimeError) as exc:
         err(f"could not load the mesh model: {exc}")
         return None
+    if estimator.network.arch.name == "tiny_random":
+        print(f"warning: {mesh_config.model} is a tiny random-weight network: the meshes are meaningless")
     print(
         f"loaded {Path(mesh_config.model).name} ({estimator.network.arch.name}) + "
         f"{Path(mesh_config.smplx_model).name} ({estimator.body.num_vertices} vertices) in "

@@ -22,6 +22,7 @@ from grounded_sam_ros.mesh.network import OSXNetwork, SmplxParams
 from grounded_sam_ros.mesh.preprocess import crop_box, crop_person, crop_to_image, to_network_input
 
 PARAM_NAMES = ("root_pose", "body_pose", "lhand_pose", "rhand_pose", "jaw_pose", "betas", "expression")
+BODY_ARGS = ("betas", "root_pose", "body_pose", "lhand_pose", "rhand_pose", "jaw_pose", "expression")  # SMPLX order
 
 
 @dataclass
@@ -78,6 +79,7 @@ class MeshEstimator:
         self.body = body.to(device=device, dtype=torch.float32)
         self.device = torch.device(device)
         self.faces = body.faces.cpu().numpy()
+        self._dtype = next(network.parameters()).dtype
 
     @classmethod
     def from_files(cls, model: str | Path, smplx_model: str | Path, device: str = "cpu", dtype=torch.float32):
@@ -105,28 +107,17 @@ class MeshEstimator:
             raise ValueError(f"image must be HxWx3 uint8 RGB, got {image.shape} {image.dtype}")
         boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
         height, width = image.shape[:2]
-        kept, crops = [], []
-        for i, box in enumerate(boxes):
-            crop = crop_box(box, width, height)
-            if crop is not None:
-                kept.append((i, crop))
-                crops.append(crop_person(image, crop))
+
+        # Crop every box that overlaps the image
+        kept = [(i, crop) for i, box in enumerate(boxes) if (crop := crop_box(box, width, height)) is not None]
         if not kept:
             return []
-        dtype = next(self.network.parameters()).dtype
-        params = self.network(to_network_input(crops, self.device).to(dtype))
-        params = SmplxParams(**{k: v.float() for k, v in vars(params).items()})
-        out = self.body(
-            *(
-                getattr(params, k)
-                for k in ("betas", "root_pose", "body_pose", "lhand_pose", "rhand_pose", "jaw_pose", "expression")
-            )
-        )
-        verts, joints = out.vertices.cpu().numpy(), out.joints.cpu().numpy()
-        trans = params.cam_trans.cpu().numpy().astype(np.float64)
+        params, verts, joints = self.forward([crop_person(image, crop) for _, crop in kept])
+
+        # Place each person in the best camera known
         people = []
         for n, (i, crop) in enumerate(kept):
-            cam, t, kind = virtual_camera(crop), trans[n], "virtual"
+            cam, t, kind = virtual_camera(crop), params.cam_trans[n].cpu().numpy().astype(np.float64), "virtual"
             if intrinsics is not None:
                 t, cam, kind = to_real_camera(joints[n, 0], t, crop, intrinsics), intrinsics, "real"
                 known = measured[i] if measured is not None else None
@@ -151,6 +142,15 @@ class MeshEstimator:
                 )
             )
         return people
+
+    @torch.inference_mode()
+    def forward(self, crops: list[np.ndarray]) -> tuple[SmplxParams, np.ndarray, np.ndarray]:
+        """512x384x3 float32 crops -> (float32 parameters, NxVx3 vertices and Nx55x3 joints in the model frame)."""
+        x = to_network_input(crops, self.device).to(self._dtype)
+        params = self.network(x)
+        params = SmplxParams(**{k: v.float() for k, v in vars(params).items()})
+        out = self.body(*(getattr(params, k) for k in BODY_ARGS))
+        return params, out.vertices.cpu().numpy(), out.joints.cpu().numpy()
 
     def _fix_depth(self, vertices, root, t, cam, mask, depth=None, measured=None, iterations: int = 3):
         """Slide along the root's ray until the median rendered depth of the mesh's visible surface under ``mask``

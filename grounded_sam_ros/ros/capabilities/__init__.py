@@ -15,6 +15,7 @@ from grounded_sam_ros.ros.capabilities.annotated import AnnotatedImage
 from grounded_sam_ros.ros.capabilities.base import Camera, Capability, FrameContext, NodeApi
 from grounded_sam_ros.ros.capabilities.depth import Depth3D
 from grounded_sam_ros.ros.capabilities.detections import Detections
+from grounded_sam_ros.ros.capabilities.mesh import HumanMeshes
 from grounded_sam_ros.ros.capabilities.segment import SegmentService
 from grounded_sam_ros.ros.param_table import ParamSpec
 
@@ -22,6 +23,7 @@ CAPABILITIES: Tuple[Type[Capability], ...] = (
     Depth3D,  # first: fills the 3D fields that the outputs after it publish
     Detections,
     AnnotatedImage,
+    HumanMeshes,  # after the detections: their latency does not wait for the meshes
     SegmentService,
 )
 

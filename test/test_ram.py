@@ -8,11 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from ram_reference import ReferenceRam
 
 from grounded_sam_ros.models import LoadOptions, ModelNotFoundError, build_tagger
 from grounded_sam_ros.models.ram import IMAGENET_MEAN, IMAGENET_STD
-
-from ram_reference import ReferenceRam
 
 TAGS = [f"tag{i}" for i in range(10)]
 
@@ -103,7 +102,7 @@ def test_missing_and_unexpected_keys_are_named(tmp_path):
 def test_fix_it_errors(tmp_path):
     reference = ReferenceRam(seed=2)
     path, tags = _write(tmp_path, reference)
-    with pytest.raises(ModelNotFoundError, match="ram_plus_swin_large_14m.pth"):
+    with pytest.raises(ModelNotFoundError, match=r"ram_plus_swin_large_14m\.pth"):
         build_tagger("ram_plus", str(tmp_path / "absent.pth"), LoadOptions(), tag_list=str(tags))
     with pytest.raises(ValueError, match="tag_list"):
         build_tagger("ram", str(path), LoadOptions(), tag_list="")
@@ -116,7 +115,7 @@ def test_fix_it_errors(tmp_path):
     with pytest.raises(ValueError, match="9 values but the tag list has 10"):
         build_tagger("ram", str(path), LoadOptions(), tag_list=str(tags), tag_thresholds=str(bad))
     # A RAM checkpoint given as RAM++ (and the other way round) says which family it is
-    with pytest.raises(ValueError, match="use family ram$"):
+    with pytest.raises(ValueError, match=r"use family ram$"):
         build_tagger("ram_plus", str(path), LoadOptions(), tag_list=str(tags))
     plus, _ = _write(tmp_path, ReferenceRam(descriptions=2), name="plus.pth")
     with pytest.raises(ValueError, match="use family ram_plus"):

@@ -194,7 +194,7 @@ class RamTagger:
             )
         try:
             raw = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure has one fix
+        except Exception as exc:
             raise ValueError(
                 f"cannot load {path} with weights_only=True ({str(exc).splitlines()[0][:200]}); it must hold "
                 "only tensors. In a trusted environment re-save its state dict: "

@@ -72,6 +72,14 @@ def run_on_ray(
     """Label ``inputs`` on Ray Data into ``settings.out_dir/instances.json`` (see the module docstring)."""
     import ray
 
+    try:
+        import ray.data
+    except ImportError as exc:
+        raise ImportError(
+            f"--ray needs Ray Data, which is missing here ({exc}); install it with: pip install 'ray[data]=="
+            f"{ray.__version__}' (adds pandas and pyarrow)"
+        ) from exc
+
     settings.validate()
     if concurrency < 1 or batch_size < 1:
         raise ValueError(f"concurrency={concurrency}, batch_size={batch_size}: both must be >= 1")
@@ -82,9 +90,7 @@ def run_on_ray(
     context.execution_options.preserve_order = True  # results in input order: the same COCO file as in-process
 
     def label_many(items: Iterable[WorkItem]) -> Iterator[Dict[str, Any]]:
-        rows = [
-            {"key": i.key, "file_name": i.file_name, "path": i.path, "png": i.png, "error": i.error} for i in items
-        ]
+        rows = [{"key": i.key, "file_name": i.file_name, "path": i.path, "png": i.png, "error": i.error} for i in items]
         if not rows:
             return
         dataset = ray.data.from_items(rows).map_batches(

@@ -147,6 +147,21 @@ class AutoQuery:
         return self.query_of(tags), tags
 
 
+def load_options(config: Any) -> Any:
+    """The :class:`~grounded_sam_ros.models.LoadOptions` a pipeline of ``config`` loads with (for its tagger)."""
+    from grounded_sam_ros.models import LoadOptions
+    from grounded_sam_ros.pipeline import resolve_device, resolve_dtype
+
+    device = resolve_device(config.device)
+    return LoadOptions(
+        device=device,
+        dtype=resolve_dtype(config.dtype, device),
+        local_files_only=config.local_files_only,
+        allow_pickle=config.allow_pickle,
+        cache_dir=config.cache_dir or None,
+    )
+
+
 def build_auto_query(config: TaggerConfig, options: Any, detector: Any = None) -> AutoQuery:
     """Load the configured tagger once; cap queries to ``detector``'s token window when one is given."""
     from grounded_sam_ros.models import build_tagger

@@ -131,24 +131,15 @@ class Labeler:
     """
 
     def __init__(self, settings: LabelSettings, pipeline: Any = None, auto_query: Any = None) -> None:
-        from grounded_sam_ros.models import LoadOptions
         from grounded_sam_ros.pipeline import build_pipeline
 
         self.settings = settings.validate()
         self.pipeline = pipeline if pipeline is not None else build_pipeline(settings.pipeline)
         self.auto_query = auto_query
         if settings.tagger is not None and auto_query is None:
-            from grounded_sam_ros.auto_query import build_auto_query
-            from grounded_sam_ros.pipeline import resolve_dtype
+            from grounded_sam_ros.auto_query import build_auto_query, load_options
 
-            config = self.pipeline.config
-            options = LoadOptions(
-                device=config.device,
-                dtype=resolve_dtype(config.dtype, config.device),
-                local_files_only=config.local_files_only,
-                allow_pickle=config.allow_pickle,
-                cache_dir=config.cache_dir or None,
-            )
+            options = load_options(self.pipeline.config)
             self.auto_query = build_auto_query(settings.tagger, options, self.pipeline.detector)
 
     def __call__(self, item: WorkItem) -> Dict[str, Any]:

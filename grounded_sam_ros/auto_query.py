@@ -19,12 +19,11 @@ import numpy as np
 from grounded_sam_ros.models.tagging import TagResult
 from grounded_sam_ros.nouns import singular
 
-TAGGER_FAMILIES = ("ram", "ram_plus", "blip", "florence2")
+TAGGER_FAMILIES = ("ram", "ram_plus", "blip")
 DEFAULT_TAGGER_MODELS = {
     "ram": "ram_swin_large_14m.pth",
     "ram_plus": "ram_plus_swin_large_14m.pth",
     "blip": "Salesforce/blip-image-captioning-large",
-    "florence2": "florence-community/Florence-2-base",
 }
 _SEPARATORS = re.compile(r"[.,|;]")
 _SPACES = re.compile(r"\s+")

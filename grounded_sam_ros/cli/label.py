@@ -10,7 +10,7 @@ import time
 
 from grounded_sam_ros.cli.common import add_model_args, banner_for, config_from_args, err
 
-TAGGER_CHOICES = ("ram", "ram_plus", "blip", "florence2")
+TAGGER_CHOICES = ("ram", "ram_plus", "blip")
 
 
 def register(commands) -> None:

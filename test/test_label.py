@@ -194,3 +194,34 @@ def test_usage_errors(tmp_path, capsys):
         cli.main(["label", "x.png", "--out", str(tmp_path), "--query", "cup", "--auto", "blip"])
     assert cli.main(["label", "x.png", "--out", str(tmp_path), "--auto", "ram"]) == 2
     assert "ram_tag_list.txt" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_auto_ram_labels_with_ram_tags(tmp_path, tiny_models):
+    import torch
+    from ram_reference import ReferenceRam
+
+    from grounded_sam_ros.auto_query import build_query
+    from grounded_sam_ros.models import LoadOptions, build_detector, build_tagger
+
+    # A RAM checkpoint in the release layout whose tags are words the tiny detector knows
+    names = ["cup", "cat", "person", "table", "dog", "book", "car", "tree", "box", "ball"]
+    checkpoint, tag_list = tmp_path / "ram.pth", tmp_path / "tags.txt"
+    torch.save(ReferenceRam(seed=5).checkpoint(), checkpoint)
+    tag_list.write_text("\n".join(names) + "\n")
+    folder = _folder(tmp_path, count=2, corrupt=False)
+    out = tmp_path / "out"
+    argv = ["label", str(folder), "--out", str(out), "--auto", "ram", "--tagger-model", str(checkpoint),
+            "--tag-list", str(tag_list), "--tag-threshold", "0.3", "--exclude", "table", "--boxes-only"]  # fmt: skip
+    assert cli.main(argv + model_args(tiny_models)) == 0
+    coco = json.loads((out / "instances.json").read_text())
+    categories = {c["id"]: c["name"] for c in coco["categories"]}
+    options = LoadOptions(dtype=torch.float32, local_files_only=True)
+    tagger = build_tagger("ram", str(checkpoint), options, tag_list=str(tag_list), threshold=0.3)
+    detector = build_detector("grounding_dino", str(tiny_models[0]), options)
+    for info in coco["images"]:
+        rgb = np.array(Image.open((out / info["file_name"]).resolve()).convert("RGB"))
+        query = build_query(tagger(rgb).tags, "table", detector.max_text_tokens, detector.count_tokens)
+        labels = {categories[a["category_id"]] for a in coco["annotations"] if a["image_id"] == info["id"]}
+        assert labels <= set(query.split(" . ")) and "table" not in labels
+    assert coco["annotations"], "the tiny models should detect some of the RAM tags"

@@ -140,7 +140,7 @@ def time_label(detector: str, segmenter: str, images: Path, ray_configs: List[Di
         (f"ray c={c['concurrency']} b={c['batch_size']}", ["--ray", "--concurrency", str(c["concurrency"]),
          "--batch-size", str(c["batch_size"]), "--num-cpus", str(c["num_cpus"])])
         for c in ray_configs
-    ]  # fmt: skip
+    ] + [("in-process (again)", [])]  # fmt: skip
     for name, extra in runs:
         out = Path(tempfile.mkdtemp())
         start = time.perf_counter()

@@ -72,6 +72,26 @@ class Listener:
         rclpy.try_shutdown(context=self.context)
 
 
+def test_auto_mode_parameters_are_checked():
+    if _ros_available():
+        pytest.skip(_ros_available())
+    from grounded_sam_ros.ros import params
+
+    current = params.defaults()
+    # auto with RAM needs the tag list; with BLIP nothing more
+    with pytest.raises(ValueError, match=r"ram_tag_list\.txt"):
+        params.check_changes(current, {"query_source": "auto"}, configured=False)
+    assert params.check_changes(current, {"query_source": "auto", "tagger": "blip"}, configured=False)
+    ok = params.check_changes(current, {"query_source": "auto", "tag_list": "/x/tags.txt"}, configured=False)
+    assert ok["query_source"] == "auto"
+    # query_source and the period are live; the tagger loads at configure
+    assert params.check_changes({**current, "tagger": "blip"}, {"query_source": "auto"}, configured=True)
+    with pytest.raises(ValueError, match="applies when the models load"):
+        params.check_changes(current, {"tagger": "blip"}, configured=True)
+    with pytest.raises(ValueError):
+        params.check_changes(current, {"query_source": "both"}, configured=False)
+
+
 @pytest.mark.ros
 def test_auto_query_is_published_and_labels_the_detections(tiny_models, tmp_path_factory):
     if _ros_available():

@@ -5,6 +5,8 @@ plain transformers generation."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -134,6 +136,9 @@ def test_blip_tagger_equals_plain_transformers_generate(tiny_blip, tiny_models):
     options = LoadOptions(dtype=torch.float32, local_files_only=True)
     detector = build_detector("grounding_dino", str(tiny_models[0]), options)
     auto = build_auto_query(TaggerConfig(family="blip", model=str(tiny_blip), max_new_tokens=12), options, detector)
+    # The processor's PIL image processor: no torchvision anywhere
+    assert type(auto.tagger.processor.image_processor).__name__ == "BlipImageProcessorPil"
+    assert not [name for name in sys.modules if name == "torchvision" or name.startswith("torchvision.")]
     model = BlipForConditionalGeneration.from_pretrained(tiny_blip).eval()
     processor = BlipProcessor.from_pretrained(tiny_blip)
     for seed in range(3):

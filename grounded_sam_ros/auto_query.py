@@ -19,11 +19,12 @@ import numpy as np
 from grounded_sam_ros.models.tagging import TagResult
 from grounded_sam_ros.nouns import singular
 
-TAGGER_FAMILIES = ("ram", "ram_plus", "blip")
+TAGGER_FAMILIES = ("ram", "ram_plus", "blip", "florence2")
 DEFAULT_TAGGER_MODELS = {
     "ram": "ram_swin_large_14m.pth",
     "ram_plus": "ram_plus_swin_large_14m.pth",
     "blip": "Salesforce/blip-image-captioning-large",
+    "florence2": "florence-community/Florence-2-base",
 }
 _SEPARATORS = re.compile(r"[.,|;]")
 _SPACES = re.compile(r"\s+")
@@ -47,7 +48,8 @@ class TaggerConfig:
     threshold: float = 0.68
     exclude: str = ""
     max_tags: int = 0
-    max_new_tokens: int = 30  # captioners: length of the generated caption
+    max_new_tokens: int = 0  # captioners: generated tokens at most (0 = the family's: BLIP 30, Florence-2 256)
+    task: str = "<OD>"  # Florence-2: <OD> (object labels) or a caption task (<CAPTION>, <DETAILED_CAPTION>, ...)
 
     def validate(self) -> "TaggerConfig":
         if self.family not in TAGGER_FAMILIES:
@@ -56,8 +58,8 @@ class TaggerConfig:
             raise ValueError(f"tag threshold {self.threshold!r}: expected a number in [0, 1]")
         if int(self.max_tags) != self.max_tags or self.max_tags < 0:
             raise ValueError(f"max_tags={self.max_tags!r}: expected an integer >= 0 (0 = no limit)")
-        if int(self.max_new_tokens) != self.max_new_tokens or self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens={self.max_new_tokens!r}: expected an integer >= 1")
+        if int(self.max_new_tokens) != self.max_new_tokens or self.max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens={self.max_new_tokens!r}: expected an integer >= 0 (0 = default)")
         if self.family in ("ram", "ram_plus") and not str(self.tag_list).strip():
             raise ValueError(
                 f"tagger {self.family} needs its tag list: pass the release's ram_tag_list.txt (--tag-list / "
@@ -169,7 +171,9 @@ def build_auto_query(config: TaggerConfig, options: Any, detector: Any = None) -
     if config.family in ("ram", "ram_plus"):
         files = {"tag_list": config.tag_list, "tag_thresholds": config.tag_thresholds, "threshold": config.threshold}
     else:
-        files = {"max_new_tokens": config.max_new_tokens}
+        files = {"max_new_tokens": config.max_new_tokens} if config.max_new_tokens else {}
+        if config.family == "florence2":
+            files["task"] = config.task
     tagger = build_tagger(config.family, config.model_id, options, **files)
     max_tokens = int(getattr(detector, "max_text_tokens", 256))
     count_tokens = getattr(detector, "count_tokens", None)

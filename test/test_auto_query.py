@@ -97,7 +97,7 @@ def test_query_is_capped_at_the_token_window_in_tag_order():
 
 def test_tagger_config_validation():
     assert TaggerConfig(family="blip").validate().model_id == "Salesforce/blip-image-captioning-large"
-    with pytest.raises(ValueError, match="expected one of ram, ram_plus, blip"):
+    with pytest.raises(ValueError, match="expected one of ram, ram_plus, blip, florence2"):
         TaggerConfig(family="clip").validate()
     with pytest.raises(ValueError, match=r"ram_tag_list\.txt"):
         TaggerConfig(family="ram").validate()

@@ -10,7 +10,7 @@ import time
 
 from grounded_sam_ros.cli.common import add_model_args, banner_for, config_from_args, err
 
-TAGGER_CHOICES = ("ram", "ram_plus", "blip")
+TAGGER_CHOICES = ("ram", "ram_plus", "blip", "florence2")
 
 
 def register(commands) -> None:
@@ -36,6 +36,7 @@ def register(commands) -> None:
     tag.add_argument("--tag-thresholds", default="", metavar="FILE", help="RAM: ram_tag_list_threshold.txt")
     tag.add_argument("--tag-threshold", type=float, default=0.68, metavar="F", help="RAM: for tags without one")
     tag.add_argument("--exclude", default="", metavar="PHRASES", help='never query these, e.g. "room, floor"')
+    tag.add_argument("--florence-task", default="<OD>", metavar="TASK", help="Florence-2: <OD> or <CAPTION>, ...")
     tag.add_argument("--max-tags", type=int, default=0, metavar="N", help="at most N tags per query (0 = no limit)")
     lab.add_argument("--previews", action="store_true", help="also write annotated JPEGs under OUT/previews/")
     lab.add_argument("--restart", action="store_true", help="ignore an earlier run's journal and start over")
@@ -75,6 +76,7 @@ def settings_from_args(args: argparse.Namespace):
             threshold=args.tag_threshold,
             exclude=args.exclude,
             max_tags=args.max_tags,
+            task=args.florence_task,
         )
     query = normalize_query(args.query) if args.query else ""
     return LabelSettings(config, args.out, query, tagger, args.previews).validate()

@@ -27,6 +27,7 @@ TAGGERS: Dict[str, Tuple[str, str]] = {
     "ram": ("grounded_sam_ros.models.ram", "RamTagger"),
     "ram_plus": ("grounded_sam_ros.models.ram", "RamPlusTagger"),
     "blip": ("grounded_sam_ros.models.blip", "BlipTagger"),
+    "florence2": ("grounded_sam_ros.models.florence2", "Florence2Tagger"),
 }
 
 

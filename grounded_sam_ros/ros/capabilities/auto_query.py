@@ -45,9 +45,10 @@ PARAMS = (
     ParamSpec(
         "tagger",
         "ram_plus",
-        "Tagger of the auto mode: ram, ram_plus (RAM release checkpoints + tag list) or blip (captions' nouns).",
+        "Tagger of the auto mode: ram, ram_plus (RAM release checkpoints + tag list), blip (captions' nouns) or "
+        "florence2 (<OD> object labels).",
         CONFIGURE,
-        choices=("ram", "ram_plus", "blip"),
+        choices=("ram", "ram_plus", "blip", "florence2"),
     ),
     ParamSpec(
         "tagger_model",

@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from grounded_sam_ros.labeling import LabelSettings, LabelSummary, WorkItem, drive
+from grounded_sam_ros.labeling import LabelSettings, LabelSummary, WorkItem, decode_png, drive, encode_png
 
 LOCAL = "local"  # --ray with no address: start a Ray instance on this machine
 
@@ -38,7 +38,7 @@ class RayLabeler:
                 key=str(batch["key"][i]),
                 file_name=str(batch["file_name"][i]),
                 path=str(batch["path"][i]),
-                png=bytes(batch["png"][i]),
+                image=decode_png(bytes(batch["png"][i])) if len(batch["png"][i]) else None,
                 error=str(batch["error"][i]),
             )
             records.append(json.dumps(self._labeler(item)))
@@ -90,7 +90,16 @@ def run_on_ray(
     context.execution_options.preserve_order = True  # results in input order: the same COCO file as in-process
 
     def label_many(items: Iterable[WorkItem]) -> Iterator[Dict[str, Any]]:
-        rows = [{"key": i.key, "file_name": i.file_name, "path": i.path, "png": i.png, "error": i.error} for i in items]
+        rows = [
+            {
+                "key": i.key,
+                "file_name": i.file_name,
+                "path": i.path,
+                "png": encode_png(i.image) if i.image is not None else b"",
+                "error": i.error,
+            }
+            for i in items
+        ]
         if not rows:
             return
         dataset = ray.data.from_items(rows).map_batches(

@@ -5,8 +5,8 @@
 The job is split so that the same code runs in this process and on Ray workers (:mod:`grounded_sam_ros.label_ray`):
 
 - :func:`plan` (driver) lists the work: one :class:`WorkItem` per frame, with a stable key. Image files travel as
-  paths (the worker decodes them); video and bag frames are decoded here, saved once under ``OUT/frames/`` (they
-  need a file for the dataset) and travel as lossless PNG bytes.
+  paths (the worker decodes them); video and bag frames are decoded here and saved once under ``OUT/frames/`` (the
+  dataset needs a file), and travel as arrays (as lossless PNG bytes to Ray workers).
 - :class:`Labeler` (worker) loads the models once and turns one item into a plain record: the query (fixed or from
   the tagger), the tags and the pipeline's ``FrameResult.to_dict()``; optionally writes an annotated preview.
 - :func:`record_to` (driver) writes a record into the resumable :class:`~grounded_sam_ros.io.coco.CocoWriter`.
@@ -21,7 +21,7 @@ import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
@@ -58,12 +58,12 @@ class LabelSettings:
 
 @dataclass
 class WorkItem:
-    """One frame to label: ``path`` (an image file the worker reads) or ``png`` (an encoded decoded frame)."""
+    """One frame to label: ``path`` (an image file the worker reads) or ``image`` (a decoded frame, HxWx3 uint8 RGB)."""
 
     key: str
     file_name: str  # relative to the output folder
     path: str = ""
-    png: bytes = b""
+    image: Optional[np.ndarray] = None
     error: str = ""
 
 
@@ -83,9 +83,12 @@ def frame_file(out_dir: str, source: str, topic: Optional[str], index: int) -> s
     return os.path.join(FRAMES_DIR, folder, f"{index:06d}.jpg")
 
 
-def plan(inputs: Sequence[str], topic: Optional[str], out_dir: str) -> Iterator[WorkItem]:
+def plan(
+    inputs: Sequence[str], topic: Optional[str], out_dir: str, done: Callable[[str], bool] = lambda key: False
+) -> Iterator[WorkItem]:
     """Every frame of ``inputs`` as a work item, in input order (keys as :func:`grounded_sam_ros.io.sources.iter_frames`
-    gives them). Video and bag frames are decoded and saved under ``out_dir/frames`` (kept when already there)."""
+    gives them). Video and bag frames are decoded and saved under ``out_dir/frames`` (kept when already there); a
+    frame whose key is ``done`` is yielded without its image."""
     from PIL import Image
 
     from grounded_sam_ros.io.sources import IMAGE_EXTENSIONS, expand, iter_frames
@@ -97,8 +100,8 @@ def plan(inputs: Sequence[str], topic: Optional[str], out_dir: str) -> Iterator[
         for item in iter_frames([path], topic):
             bag_topic = item.key.split("#")[1] if item.key.count("#") == 2 else None
             name = frame_file(out_dir, item.source, bag_topic, item.index)
-            if item.image is None:
-                yield WorkItem(item.key, name, error=item.error or "unreadable frame")
+            if item.image is None or done(item.key):
+                yield WorkItem(item.key, name, error="" if item.image is not None else item.error or "unreadable")
                 continue
             target = Path(out_dir) / name
             if not target.exists():
@@ -106,18 +109,29 @@ def plan(inputs: Sequence[str], topic: Optional[str], out_dir: str) -> Iterator[
                 tmp = target.with_name(f".{target.name}.tmp")
                 Image.fromarray(item.image).save(tmp, format="JPEG", quality=95)
                 os.replace(tmp, target)
-            buf = io.BytesIO()
-            Image.fromarray(item.image).save(buf, format="PNG", compress_level=1)
-            yield WorkItem(item.key, name, png=buf.getvalue())
+            yield WorkItem(item.key, name, image=item.image)
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """Lossless, fast PNG bytes of an HxWx3 uint8 RGB frame (how decoded frames travel to Ray workers)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        return np.array(img.convert("RGB"), dtype=np.uint8)
 
 
 def load_item_image(item: WorkItem) -> np.ndarray:
     """The item's frame as HxWx3 uint8 RGB (``ValueError``/``OSError`` when unreadable)."""
-    if item.png:
-        from PIL import Image
-
-        with Image.open(io.BytesIO(item.png)) as img:
-            return np.array(img.convert("RGB"), dtype=np.uint8)
+    if item.image is not None:
+        return item.image
     from grounded_sam_ros.data import load_image
 
     return load_image(item.path)
@@ -241,7 +255,7 @@ def drive(settings: LabelSettings, inputs: Sequence[str], topic, resume: bool, l
         with Progress(total, "label") as bar:
 
             def todo() -> Iterator[WorkItem]:
-                for item in plan(inputs, topic, settings.out_dir):
+                for item in plan(inputs, topic, settings.out_dir, writer.done):
                     if writer.done(item.key):
                         summary.resumed += 1
                         bar.update()

@@ -88,6 +88,7 @@ def run_on_ray(
     connect(address)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # results in input order: the same COCO file as in-process
+    context.enable_progress_bars = False  # ours counts the frames
 
     def label_many(items: Iterable[WorkItem]) -> Iterator[Dict[str, Any]]:
         rows = [
@@ -106,7 +107,7 @@ def run_on_ray(
             RayLabeler,
             fn_constructor_kwargs={"settings": settings},
             batch_size=batch_size,
-            concurrency=concurrency,
+            compute=ray.data.ActorPoolStrategy(size=concurrency),  # a fixed pool of actors, models loaded once each
             num_gpus=num_gpus,
             num_cpus=num_cpus,
             batch_format="numpy",

@@ -88,14 +88,13 @@ def blip_large_tagger(tokens: int = 20) -> Any:
 
 
 def time_taggers(full_size: bool, repeats: int) -> List[Dict[str, Any]]:
-    import torch
 
     from grounded_sam_ros.models import LoadOptions, build_tagger
     from grounded_sam_ros.models.tiny_taggers import build_tiny_blip
 
     image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
     rows = []
-    tmp = Path(tempfile.mkdtemp())
+    tmp = Path(tempfile.mkdtemp())  # the tiny BLIP; removed at the end
     taggers = {"blip (tiny)": lambda: build_tagger("blip", str(build_tiny_blip(tmp / "tiny-blip")), LoadOptions())}
     if full_size:
         taggers.update(
@@ -114,7 +113,7 @@ def time_taggers(full_size: bool, repeats: int) -> List[Dict[str, Any]]:
         rows.append({"tagger": name, "params_m": round(params / 1e6, 1), "s_per_image": round(seconds, 3)})
         print(f"  {name}: {seconds:.3f} s/image", file=sys.stderr, flush=True)
         del tagger, inputs
-        torch.cuda.empty_cache() if torch.cuda.is_available() else None
+    shutil.rmtree(tmp, ignore_errors=True)
     return rows
 
 
@@ -211,6 +210,7 @@ def main(argv: List[str] | None = None) -> int:
         few = _images(tmp / "few", max(2, args.images // 3))
         detector, segmenter = build_default_models()
         report["label"]["Grounding-DINO-T + SAM ViT-B"] = time_label(str(detector), str(segmenter), few, ray_configs)
+    shutil.rmtree(tmp, ignore_errors=True)
     report["load_average_end"] = [round(v, 2) for v in load_average()]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1) + "\n")

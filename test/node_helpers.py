@@ -41,11 +41,15 @@ def ros_env(domain: int) -> Dict[str, str]:
 class NodeProcess:
     """``python -m grounded_sam_ros.ros.node`` with ``-p name:=value`` parameters, its output in a log file."""
 
-    def __init__(self, parameters: Dict[str, Any], domain: int, log_path: Path) -> None:
+    def __init__(
+        self, parameters: Dict[str, Any], domain: int, log_path: Path, env: Optional[Dict[str, str]] = None
+    ) -> None:
+        """``env``: the child's whole environment (default: ``ros_env(domain)``)."""
         args = processes.ros_args(processes.NODE_MODULE, parameters)
         self.log_path = log_path
         self._log = open(log_path, "w")
-        self.proc = subprocess.Popen(args, env=ros_env(domain), stdout=self._log, stderr=subprocess.STDOUT)
+        env = env if env is not None else ros_env(domain)
+        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     @property
     def pid(self) -> int:

@@ -184,10 +184,13 @@ class GroundedSamNode(LifecycleNode):
         self._active = True
         if not self._query:
             self.get_logger().info("active, but no query yet: publish one on 'query' or set the 'query' parameter")
-        return super().on_activate(state)
+        result = super().on_activate(state)  # activates the lifecycle publishers
+        self._each_capability("on_activate")
+        return result
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active = False
+        self._each_capability("on_deactivate")
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -339,9 +342,7 @@ class GroundedSamNode(LifecycleNode):
         self._values.update(changes)
         if "max_rate" in cleaned:
             self._rate.max_rate = cleaned["max_rate"]
-        settings = self._table.live_settings(cleaned)
-        if settings:
-            self._settings = self._settings.replace(**settings)
+        self._settings = self._settings.replace(**cleaned)  # configure ones only change while unconfigured
         updates = self._table.live_updates(cleaned)
         if updates:
             with self._state_lock:
@@ -355,38 +356,36 @@ class GroundedSamNode(LifecycleNode):
         self._no_query_logged = False
         shown = query if len(query) <= 200 else query[:200] + "..."
         self.get_logger().info(f"query: '{shown}'" if query else "query cleared: inference paused")
+        self._each_capability("on_query", query)
+
+    def _each_capability(self, hook: str, *args: Any) -> None:
+        """Call an executor-thread hook of every capability of every camera; a failure is logged, not raised."""
         for inp in self._inputs:
             for capability in inp.capabilities:
                 try:
-                    capability.on_query(query)
+                    getattr(capability, hook)(*args)
                 except Exception as exc:  # noqa: BLE001
-                    self.log_throttled(f"{type(capability).__name__}.on_query failed: {exc}", error=True)
+                    self.log_throttled(f"{type(capability).__name__}.{hook} failed: {exc}", error=True)
 
     # ----------------------------------------------------------------------------------------------- diagnostics
 
     def _publish_diagnostics(self) -> None:
         try:
-            self._diag_pub.publish(self._diagnostics())
+            pipe = self._pipe
+            state = "active" if self._active else ("inactive" if pipe is not None else "unconfigured")
+            device = str(pipe.config.device) if pipe is not None else str(self._values["device"])
+            extra = {
+                "detector_model": str(self._values["detector_model"]),
+                "segmenter_model": str(self._values["segmenter_model"]),
+                "max_rate": str(self._rate.max_rate),
+                "inference_running": str(self._inferring).lower(),
+            }
+            name = f"{self.get_fully_qualified_name()}: pipeline"
+            msg = DiagnosticArray(status=[pipeline_status(name, device, state, self._query, self._inputs, extra)])
+            msg.header.stamp = self.get_clock().now().to_msg()
+            self._diag_pub.publish(msg)
         except Exception as exc:  # noqa: BLE001
             self.log_throttled(f"diagnostics failed: {exc}", error=True)
-
-    def _diagnostics(self) -> DiagnosticArray:
-        state = "active" if self._active else ("inactive" if self._pipe is not None else "unconfigured")
-        extra = {
-            "detector_model": str(self._values["detector_model"]),
-            "segmenter_model": str(self._values["segmenter_model"]),
-            "max_rate": str(self._rate.max_rate),
-            "inference_running": str(self._inferring).lower(),
-        }
-        name = f"{self.get_fully_qualified_name()}: pipeline"
-        status = pipeline_status(name, self._device(), state, self._query, self._inputs, extra)
-        msg = DiagnosticArray(status=[status])
-        msg.header.stamp = self.get_clock().now().to_msg()
-        return msg
-
-    def _device(self) -> str:
-        pipe = self._pipe
-        return str(pipe.config.device) if pipe is not None else str(self._values["device"])
 
 
 def _shorten(text: str, limit: int = 300) -> str:

@@ -47,10 +47,11 @@ class ParamSpec:
 
 
 class Settings:
-    """The cleaned values of the node-only parameters, read as attributes (``settings.max_rate``); immutable.
+    """The cleaned values of every parameter, read as attributes (``settings.max_rate``); immutable.
 
-    The node swaps its ``Settings`` for a new one when live parameters change, so a reader always sees one
-    consistent set.
+    The node swaps its ``Settings`` for a new one when parameters change, so a reader always sees one consistent
+    set. Pipeline parameters (``box_threshold``...) are here as the node holds them; the pipeline applies a live
+    change from the next frame.
     """
 
     __slots__ = ("_values",)
@@ -171,13 +172,13 @@ class ParamTable:
         return PipelineConfig(**fields).validate()
 
     def settings_from(self, values: Mapping[str, Any]) -> Settings:
-        """The node-only settings described by parameter values, each validated (``ValueError`` names the bad one)."""
+        """The settings described by parameter values, each validated (``ValueError`` names the bad one)."""
         merged = {**self.defaults(), **values}
-        return Settings({s.name: self.validate_value(s.name, merged[s.name]) for s in self.specs if not s.config_field})
+        return Settings({s.name: self.validate_value(s.name, merged[s.name]) for s in self.specs})
 
     def default_settings(self) -> Settings:
-        """Node-only settings at their defaults, unvalidated (what the node holds before it is configured)."""
-        return Settings({s.name: s.default for s in self.specs if not s.config_field})
+        """Every parameter at its default, unvalidated (what the node holds before it is configured)."""
+        return Settings(self.defaults())
 
     def live_settings(self, changes: Mapping[str, Any]) -> Dict[str, Any]:
         """The cleaned parameter changes that are live Settings fields, as ``Settings.replace`` keywords."""

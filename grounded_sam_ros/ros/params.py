@@ -202,7 +202,7 @@ def config_from_params(values: Mapping[str, Any]) -> PipelineConfig:
 
 
 def settings_from_params(values: Mapping[str, Any]) -> Settings:
-    """The node-only settings described by parameter values, each validated (``ValueError`` names the bad one)."""
+    """The settings described by parameter values, each validated (``ValueError`` names the bad one)."""
     return TABLE.settings_from(values)
 
 

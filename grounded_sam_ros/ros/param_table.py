@@ -122,6 +122,12 @@ class ParamTable:
             value = float(value)
         elif spec.type is str and not isinstance(value, str):
             raise ValueError(f"{name}={value!r}: expected a string")
+        elif spec.type is list:
+            if isinstance(value, (bytes, bytearray)) and not value:
+                value = []  # how an empty list reaches a parameter (rclpy types [] as a byte array)
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"{name}={value!r}: expected a list of strings, e.g. [cam1, cam2]")
+            value = list(value)
         if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
             raise ValueError(f"{name}={value!r}: expected a value in [{spec.low}, {spec.high}]")
         if spec.choices and value not in spec.choices:
@@ -208,12 +214,14 @@ def descriptor(spec: ParamSpec):
         int: ParameterType.PARAMETER_INTEGER,
         float: ParameterType.PARAMETER_DOUBLE,
         str: ParameterType.PARAMETER_STRING,
+        list: ParameterType.PARAMETER_STRING_ARRAY,
     }
     desc = ParameterDescriptor(
         name=spec.name,
         type=types[spec.type],
         description=spec.description,
         read_only=spec.applies == STARTUP,
+        dynamic_typing=spec.type is list,  # an empty list arrives typed as a byte array; the table checks the type
     )
     notes = []
     if spec.choices:

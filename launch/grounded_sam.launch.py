@@ -54,7 +54,7 @@ def _camera_list(text):
     """``[cam1, cam2]`` (or ``cam1, cam2``) -> ['cam1', 'cam2']; ValueError for anything else."""
     value = yaml.safe_load(text if text.startswith("[") else f"[{text}]")
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"cameras:={text!r}: expected a list of namespaces, e.g. cameras:=\"[cam1, cam2]\"")
+        raise ValueError(f'cameras:={text!r}: expected a list of namespaces, e.g. cameras:="[cam1, cam2]"')
     return value
 
 

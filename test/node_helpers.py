@@ -166,14 +166,21 @@ class Client:
             self.by_camera[camera].append((now, msg))
             self.arrivals.append((now, camera, msg))
 
+    def find_camera_detections(self, camera: str, stamp: Tuple[int, int]):
+        """(arrival time, DetectionArray) on ``<camera>/detections`` of the frame stamped ``stamp``, or None."""
+        with self._lock:
+            for arrived, msg in self.by_camera[camera]:
+                if (msg.header.stamp.sec, msg.header.stamp.nanosec) == tuple(stamp):
+                    return arrived, msg
+        return None
+
     def wait_camera_detections(self, camera: str, stamp: Tuple[int, int], timeout: float = 30.0):
         """(arrival time, DetectionArray) on ``<camera>/detections`` of the frame stamped ``stamp``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self._lock:
-                for arrived, msg in self.by_camera[camera]:
-                    if (msg.header.stamp.sec, msg.header.stamp.nanosec) == tuple(stamp):
-                        return arrived, msg
+            found = self.find_camera_detections(camera, stamp)
+            if found is not None:
+                return found
             time.sleep(0.01)
         raise AssertionError(f"no DetectionArray on {camera}/detections for {stamp} within {timeout} s; "
                              f"diagnostics: {self.latest_diagnostics()}")  # fmt: skip

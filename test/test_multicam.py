@@ -5,6 +5,7 @@ serving three camera namespaces over real DDS."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -94,6 +95,7 @@ def test_launch_takes_the_camera_list(launch_module):  # noqa: F811 - the import
 # ----------------------------------------------------------------------------------------------------------------------
 
 CAMERAS = ["cam_a", "cam_b", "cam_c"]
+RUNS = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +144,9 @@ def images():
 @pytest.mark.ros
 def test_each_camera_gets_its_own_detections_with_its_own_header(multicam, images):
     node, client = multicam
+    run = next(RUNS)
     for i, ns in enumerate(CAMERAS):
-        stamp = (1_100_000_000 + i, 7)
+        stamp = (1_100_000_000 + i, run)
         client.camera_pubs[ns].publish(_frame(images[ns], stamp, f"{ns}_optical"))
         _, msg = client.wait_camera_detections(ns, stamp)
         height, width = images[ns].shape[:2]
@@ -167,30 +170,29 @@ def test_a_flooding_camera_does_not_starve_the_others(multicam, images):
     """cam_a floods at 50 Hz while cam_b and cam_c each send a frame as soon as the previous one came back."""
     node, client = multicam
     flood_msg = _frame(images["cam_a"], (0, 0), "cam_a_optical")
-    stop = threading.Event()
+    flooded = [0]
+    run = next(RUNS)  # stamps of their own when the test runs again on the same node (pytest --count)
 
-    def flood() -> None:
-        i = 0
-        while not stop.is_set():
-            flood_msg.header.stamp.sec, flood_msg.header.stamp.nanosec = 1_200_000_000, i
+    def flood_until(ns: str, stamp, timeout: float = 60.0) -> float:
+        """Publish cam_a frames at 50 Hz until ``ns``'s result for ``stamp`` arrives; returns its arrival time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = client.find_camera_detections(ns, stamp)
+            if found is not None:
+                return found[0]
+            assert time.monotonic() < deadline, f"{ns} starved: no result for {stamp} in {timeout} s"
+            flood_msg.header.stamp.sec, flood_msg.header.stamp.nanosec = 1_200_000_000, flooded[0]
             client.camera_pubs["cam_a"].publish(flood_msg)
-            i += 1
+            flooded[0] += 1
             time.sleep(0.02)
 
     waits = []  # (camera, sent at, result arrived at)
-    thread = threading.Thread(target=flood, daemon=True)
-    thread.start()
-    try:
-        for k in range(4):
-            for ns in ("cam_b", "cam_c"):
-                stamp = (1_200_000_100 + k, CAMERAS.index(ns))
-                sent = time.monotonic()
-                client.camera_pubs[ns].publish(_frame(images[ns], stamp, f"{ns}_optical"))
-                arrived, _ = client.wait_camera_detections(ns, stamp, timeout=60.0)
-                waits.append((ns, sent, arrived))
-    finally:
-        stop.set()
-        thread.join(5.0)
+    for k in range(4):
+        for ns in ("cam_b", "cam_c"):
+            stamp = (1_200_000_100 + 10 * run + k, CAMERAS.index(ns))
+            sent = time.monotonic()
+            client.camera_pubs[ns].publish(_frame(images[ns], stamp, f"{ns}_optical"))
+            waits.append((ns, sent, flood_until(ns, stamp)))
     with client._lock:
         flood_results = [arrived for arrived, camera, _ in client.arrivals if camera == "cam_a"]
     # While a frame of cam_b or cam_c waited, the flooding camera got at most the inference already running plus
@@ -198,6 +200,7 @@ def test_a_flooding_camera_does_not_starve_the_others(multicam, images):
     for ns, sent, arrived in waits:
         overtaken = sum(1 for t in flood_results if sent < t < arrived)
         assert overtaken <= 2, (ns, overtaken, waits)
-    assert sum(1 for t in flood_results if t > waits[0][1]) >= 3  # the flooding camera is served too
+    served = sum(1 for t in flood_results if t > waits[0][1])
+    assert served >= 3, (served, flooded)  # the flooding camera is served too
     diag = client.wait_diagnostics(lambda d: int(d["cam_a/frames_dropped"]) > 0)
     assert int(diag["cam_b/frames_dropped"]) == 0 and int(diag["cam_c/frames_dropped"]) == 0

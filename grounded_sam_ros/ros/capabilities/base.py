@@ -45,9 +45,10 @@ Threads
     ``diagnostics``/``warning``: the diagnostics timer (an executor thread).
 
 Cameras
-    The node makes one instance of every capability per camera, at ``configure``: with the ``cameras`` parameter empty
-    there is one camera with namespace ``""`` (topics exactly as named, e.g. ``detections``), else one per namespace
-    (``cam1/detections``). Keep per-camera state on the instance; the node merges the diagnostics of every camera.
+    The node makes one instance of every capability per camera, at ``configure``: with the ``cameras`` parameter at
+    its default ``[""]`` there is one camera with namespace ``""`` (topics exactly as named, e.g. ``detections``),
+    else one per namespace (``cam1/detections``; ``camera.index`` is its position in the list). Keep per-camera state
+    on the instance. With several cameras the node reports each instance's diagnostics under ``<namespace>/``.
 
 What a capability may use on ``self.node`` (see :class:`NodeApi`): ``settings``, ``query``, ``active``, ``pipeline``
 (worker thread only), ``run_on_worker``, ``process``, ``latest_frame``, ``count_error``, ``log_throttled`` and the
@@ -78,11 +79,6 @@ class Camera:
     def topic(self, name: str) -> str:
         """``name`` in this camera's namespace: ``detections`` or ``cam1/detections`` (relative to the node's)."""
         return f"{self.namespace}/{name}" if self.namespace else name
-
-    @property
-    def label(self) -> str:
-        """How logs and diagnostics name this camera."""
-        return self.namespace or "image"
 
 
 @dataclass

@@ -3,6 +3,7 @@
 """Many cameras, one model: throughput and per-camera latency of one node serving 1, 2 and 4 cameras.
 
     python bench/bench_multicam.py                       # tiny random models, 1/2/4 cameras, 20 s each
+    python bench/bench_multicam.py --total-rate          # the same 10 Hz of input split between the cameras
     flock /tmp/gsr-heavy.lock python bench/bench_multicam.py --models full --seconds 90   # full-size random weights
 
 (with ``source .venv/bin/activate && source install/setup.bash`` first). For each camera count the real node runs
@@ -11,7 +12,7 @@ camera publishes 640x480 frames at ``--rate`` Hz, more than the node can take, s
 the cameras in turn, each time their newest frame. Thresholds 0 and ``max_detections=8``: every frame has 8 boxes
 to segment. Measured: results per second of all cameras together, per camera, publish -> ``DetectionArray`` latency
 per camera (median and 90th percentile), frames dropped, and the node's resident memory (RSS) at the end. Prints a
-table and writes ``bench/results/multicam-<models>.json`` (``--out`` to change it).
+table and writes ``bench/results/multicam-cpu[-full][-total-rate].json`` (``--out`` to change it).
 """
 
 from __future__ import annotations
@@ -198,7 +199,8 @@ def run_cameras(count: int, models, rate: float, seconds: float, warmup: float) 
 def render(report: Dict[str, Any]) -> str:
     lines = [
         f"multi-camera node, {report['models']} models, {report['machine'].get('cpu', '')}, "
-        f"{report['rate_hz']:g} Hz per camera, 640x480, 8 boxes/frame",
+        f"{report['rate_hz']:g} Hz {'for all cameras' if report.get('total_rate') else 'per camera'}, 640x480, "
+        "8 boxes/frame",
         f"{'cameras':>7} {'total fps':>9} {'per-camera fps':>22} {'latency median ms':>24} {'p90 ms':>20} "
         f"{'RSS MiB':>8} {'loads':>5} {'load avg':>8}",
     ]
@@ -218,6 +220,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--models", choices=("tiny", "full"), default="tiny",
                         help="tiny random models, or full-size random weights (heavy: run under flock)")  # fmt: skip
     parser.add_argument("--rate", type=float, default=10.0, help="frames per second each camera publishes")
+    parser.add_argument("--total-rate", action="store_true",
+                        help="--rate is for all cameras together (each publishes rate/N): the same input load "
+                        "whatever the camera count")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per camera count")
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--out", type=Path, default=None)
@@ -230,12 +235,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         from grounded_sam_ros.models.architectures import build_default_models
 
         models = tuple(str(p) for p in build_default_models())
-    report = {"models": args.models, "rate_hz": args.rate, "machine": machine_info("cpu"), "runs": []}
+    report = {"models": args.models, "rate_hz": args.rate, "total_rate": args.total_rate,
+              "machine": machine_info("cpu"), "runs": []}  # fmt: skip
     for count in args.cameras:
         print(f"[multicam] {count} camera(s) ...", file=sys.stderr, flush=True)
-        report["runs"].append(run_cameras(count, models, args.rate, args.seconds, args.warmup))
+        rate = args.rate / count if args.total_rate else args.rate
+        report["runs"].append({"rate_hz_per_camera": rate,
+                               **run_cameras(count, models, rate, args.seconds, args.warmup)})  # fmt: skip
     print(render(report))
-    out = args.out or ROOT / "bench" / "results" / f"multicam-{'cpu' if args.models == 'tiny' else 'cpu-full'}.json"
+    name = "multicam-" + ("cpu" if args.models == "tiny" else "cpu-full") + ("-total-rate" if args.total_rate else "")
+    out = args.out or ROOT / "bench" / "results" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}", file=sys.stderr)

@@ -302,7 +302,14 @@ def test_bad_inputs_never_kill_the_node(ros_node, sample):
 
     node, client, _ = ros_node
     _set_query(client, "cat", "cat")
-    before = int(client.wait_diagnostics(lambda d: True)["invalid_inputs"])
+    before = client.counter("invalid_inputs")
+    count = before
+
+    def send(publish, msg) -> None:
+        """One bad input, then wait until the node has counted it: none can be overwritten by the next."""
+        nonlocal count
+        publish(msg)
+        count = int(client.wait_counter("invalid_inputs", count)["invalid_inputs"])
 
     good = _image_msg(sample, (0, 0))
     bad_images = []
@@ -317,8 +324,7 @@ def test_bad_inputs_never_kill_the_node(ros_node, sample):
     bad_images.append(narrow)  # step shorter than a row
     for index, msg in enumerate(bad_images):
         msg.header.stamp.sec = 1_030_000_000 + index
-        client.publish_image(msg)
-        time.sleep(0.3)  # let the worker take each one (else the slot drops them: also fine, but uncounted)
+        send(client.publish_image, msg)
 
     # Truncated JPEG on image/compressed
     import io
@@ -330,15 +336,13 @@ def test_bad_inputs_never_kill_the_node(ros_node, sample):
     jpeg = buffer.getvalue()
     truncated = CompressedImage(format="jpeg", data=jpeg[: len(jpeg) // 2])
     truncated.header.stamp.sec = 1_030_000_100
-    client.compressed_pub.publish(truncated)
-    time.sleep(0.3)
+    send(client.compressed_pub.publish, truncated)
 
     # Queries: 10,000 characters, and bytes that are not UTF-8 (sent raw: rclpy cannot build such a String)
-    client.publish_query("cup " * 2500)
+    send(client.publish_query, "cup " * 2500)
     raw = bytearray(serialize_message(String(data="abcdef")))
     raw[raw.index(b"abcdef") : raw.index(b"abcdef") + 6] = b"\xff\xfe\xc3\x28\xa0\xa1"
-    client.query_pub.publish(bytes(raw))
-    time.sleep(0.5)
+    send(client.query_pub.publish, bytes(raw))
 
     # The service with a bad image and a bad query
     response = client.segment(bad_images[1], query="cat")
@@ -348,7 +352,8 @@ def test_bad_inputs_never_kill_the_node(ros_node, sample):
 
     # Still alive, still serving, the query unchanged, every rejected input counted
     assert node.alive(), node.log()[-3000:]
-    diag = client.wait_diagnostics(lambda d: int(d["invalid_inputs"]) >= before + 5)
+    diag = client.wait_diagnostics(lambda d: True)
+    assert int(diag["invalid_inputs"]) == before + 7  # every one counted once, the service's not among them
     assert diag["query"] == "cat"
     stamp = (1_030_000_200, 0)
     client.publish_image(_image_msg(sample, stamp))
@@ -367,26 +372,27 @@ def test_bad_inputs_never_kill_the_node(ros_node, sample):
 def test_annotated_image_only_drawn_for_subscribers(ros_node, sample):
     node, client, _ = ros_node
     _set_query(client, "cat", "cat")
-    drawn = int(client.wait_diagnostics(lambda d: True)["annotated_images"])
+    before = client.wait_diagnostics(lambda d: d.get("annotated_image_subscribers") == "0")
+    drawn, processed = int(before["annotated_images"]), int(before["frames_processed"])
     for i in range(3):
         stamp = (1_040_000_000, i)
         client.publish_image(_image_msg(sample, stamp))
         client.wait_detections(stamp)
-    assert int(client.wait_diagnostics(lambda d: True)["annotated_images"]) == drawn
+    # Once the node counted the 3 frames processed (after every output), none of them was drawn
+    after = client.wait_diagnostics(lambda d: int(d["frames_processed"]) >= processed + 3)
+    assert int(after["annotated_images"]) == drawn
 
     client.subscribe_annotated()
-    deadline = time.monotonic() + 10
-    while client._annotated_sub.get_publisher_count() == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    client.wait_subscribed("annotated_image")  # the node draws only once it sees our subscription
     stamp = (1_040_000_001, 0)
     client.publish_image(_image_msg(sample, stamp))
     client.wait_detections(stamp)
     diag = client.wait_diagnostics(lambda d: int(d["annotated_images"]) >= drawn + 1)
     deadline = time.monotonic() + 10
-    while not client.annotated and time.monotonic() < deadline:
+    while not [m for m in client.annotated if (m.header.stamp.sec, m.header.stamp.nanosec) == stamp]:
+        assert time.monotonic() < deadline, f"no annotated image for {stamp}; diagnostics {diag}"
         time.sleep(0.05)
     client.unsubscribe_annotated()
-    assert client.annotated, f"no annotated image received; diagnostics {diag}"
     image = client.annotated[-1]
     assert (image.encoding, image.width, image.height) == ("rgb8", 301, 199)
     assert (image.header.stamp.sec, image.header.stamp.nanosec) == stamp
@@ -414,8 +420,9 @@ def test_lifecycle_deactivate_cleanup_reconfigure(ros_node, sample):
     assert client.change_state("deactivate")
     response = client.segment(_image_msg(sample, (1_060_000_000, 0)), query="cat")
     assert not response.success and "not active" in response.message
+    ignored = client.counter("frames_ignored_inactive")
     client.publish_image(_image_msg(sample, (1_060_000_000, 1)))
-    time.sleep(1.0)
+    client.wait_counter("frames_ignored_inactive", ignored)  # the node got it, and set it aside
     assert client.find_detections((1_060_000_000, 1)) is None
 
     # Model parameters change only while unconfigured
@@ -535,7 +542,7 @@ def test_flood_keeps_newest_frames_reports_drops_and_stays_flat(tiny_models, tmp
             return rate
 
         def idle_rss() -> float:
-            time.sleep(1.0)
+            client.wait_diagnostics(lambda d: d["inference_running"] == "false")
             return max(node.rss_mb() for _ in range(5) if time.sleep(0.1) is None)
 
         # Warm-up flood: allocator and middleware pools reach their steady size
@@ -581,7 +588,7 @@ def test_flood_keeps_newest_frames_reports_drops_and_stays_flat(tiny_models, tmp
         msg = messages[0]
         msg.header.stamp.sec = 103
         client.publish_image(msg)
-        time.sleep(1.0)
+        client.wait_diagnostics(lambda d: d["inference_running"] == "true")
     finally:
         client.close()
         code, took = node.stop(timeout=15.0)

@@ -393,9 +393,13 @@ class DepthClient:
                 and self.markers_sub.get_publisher_count() > 0
                 and self.cloud_sub.get_publisher_count() > 0
             ):
-                return
+                break
             time.sleep(0.05)
-        raise AssertionError("the node's depth subscriptions / marker and cloud publishers never matched")
+        else:
+            raise AssertionError("the node's depth subscriptions / marker and cloud publishers never matched")
+        # ...and matched on the node's side too (the cloud is computed only while the node sees a subscriber)
+        for topic in ("detections_markers", "instances_cloud"):
+            self.base.wait_subscribed(topic)
 
     def wait_for(self, kind: str, stamp, timeout: float = 20.0):
         """The MarkerArray (kind 'markers') or PointCloud2 ('clouds') stamped ``stamp``."""
@@ -413,11 +417,17 @@ class DepthClient:
         """CameraInfo, depth, then colour (depth first, as a driver publishing both would, give or take)."""
         from grounded_sam_ros.ros.conversions import rgb_to_image_msg
 
-        for _ in range(3):  # the node takes CameraInfo best effort (to match any driver): send it more than once
-            self.info_pub.publish(camera_info(**DEPTH_K, width=DEPTH_W, height=DEPTH_H, stamp=stamp))
-        received = int(self.base.latest_diagnostics().get("depth_images_received", "0"))
+        # The node takes CameraInfo best effort (to match any driver): send it until the node has counted one
+        infos = self.base.counter("camera_infos_received")
+        info = camera_info(**DEPTH_K, width=DEPTH_W, height=DEPTH_H, stamp=stamp)
+        deadline = time.monotonic() + 15.0
+        while int(self.base.latest_diagnostics().get("camera_infos_received", 0)) <= infos:
+            assert time.monotonic() < deadline, "the node never counted a CameraInfo"
+            self.info_pub.publish(info)
+            time.sleep(0.2)  # resend pace; the loop ends on the node's count, not on time
+        received = self.base.counter("depth_images_received")
         self.depth_pub.publish(depth)
-        self.base.wait_diagnostics(lambda d: int(d.get("depth_images_received", 0)) > received)
+        self.base.wait_counter("depth_images_received", received)
         msg = rgb_to_image_msg(colour, encoding="rgb8")
         msg.header.stamp.sec, msg.header.stamp.nanosec = stamp
         msg.header.frame_id = "camera_color_optical_frame"

@@ -17,6 +17,7 @@ from grounded_sam_ros.ros.capabilities.base import Camera, Capability, FrameCont
 from grounded_sam_ros.ros.capabilities.depth import Depth3D
 from grounded_sam_ros.ros.capabilities.detections import Detections
 from grounded_sam_ros.ros.capabilities.segment import SegmentService
+from grounded_sam_ros.ros.capabilities.vision import VisionMsgs
 from grounded_sam_ros.ros.param_table import ParamSpec
 
 CAPABILITIES: Tuple[Type[Capability], ...] = (
@@ -24,6 +25,7 @@ CAPABILITIES: Tuple[Type[Capability], ...] = (
     Depth3D,  # first: fills the 3D fields that the outputs after it publish
     Detections,
     AnnotatedImage,
+    VisionMsgs,
     SegmentService,
 )
 

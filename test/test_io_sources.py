@@ -186,3 +186,20 @@ def test_progress_is_quiet_between_intervals():
         bar.update(7)
     assert stream.getvalue().splitlines() == [stream.getvalue().splitlines()[0]]
     assert stream.getvalue().startswith("bag: 7 msg, ")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_a_bar_on_a_terminal_and_write_keeps_it_intact(capsys):
+    stream = _Terminal()
+    with Progress(3, "coco", stream=stream) as bar:
+        bar.update()
+        bar.write("frame 1: 2 detections")
+        bar.update(2)
+    text = stream.getvalue()
+    final = text.replace("\r", "\n").strip().splitlines()[-1]
+    assert final.startswith("coco: 3/3 img [") and final.endswith("img/s]"), final
+    assert capsys.readouterr().out == "frame 1: 2 detections\n"

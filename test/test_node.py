@@ -631,10 +631,7 @@ def test_bayer_frame_gives_detections_and_a_malformed_one_leaves_the_node_servin
     import cv2
     from sensor_msgs.msg import Image
 
-    from grounded_sam_ros.pipeline import build_pipeline
-    from grounded_sam_ros.ros import params
-
-    node, client, parameters = ros_node
+    node, client, _ = ros_node
     _set_query(client, "cat", "cat")
     height, width = sample.shape[:2]
     # An RGGB sensor's recording of the sample: R at even rows/cols, B at odd rows/cols, G elsewhere
@@ -645,10 +642,14 @@ def test_bayer_frame_gives_detections_and_a_malformed_one_leaves_the_node_servin
     bayer.header.stamp.sec, bayer.header.stamp.nanosec = 1_040_000_000, 1
     client.publish_image(bayer)
     _, msg = client.wait_detections((1_040_000_000, 1))
-    # What the node must have seen: OpenCV's RGGB demosaic of the same bytes (its explicit pattern name)
-    expected = build_pipeline(params.config_from_params(parameters))(cv2.cvtColor(raw, cv2.COLOR_BayerRGGB2RGB), "cat")
+    # What the node must have seen: OpenCV's RGGB demosaic of the same bytes (its explicit pattern name), sent as
+    # rgb8 to the same node (so earlier tests' configuration changes apply to both)
+    client.publish_image(_image_msg(cv2.cvtColor(raw, cv2.COLOR_BayerRGGB2RGB), (1_040_000_000, 2), encoding="rgb8"))
+    _, expected = client.wait_detections((1_040_000_000, 2))
     assert len(msg.detections) == len(expected.detections) > 0
+    assert [d.label for d in msg.detections] == [d.label for d in expected.detections]
     np.testing.assert_allclose([d.score for d in msg.detections], [d.score for d in expected.detections], atol=1e-5)
+    np.testing.assert_allclose([d.box for d in msg.detections], [d.box for d in expected.detections], atol=1e-3)
 
     # Malformed: one byte short. The node counts it as invalid and keeps serving
     before = int(client.wait_diagnostics(lambda d: True)["invalid_inputs"])

@@ -55,19 +55,28 @@ def run(args: argparse.Namespace) -> int:
     if pipe is None:
         return 1
 
+    from grounded_sam_ros.io.progress import Progress
+
     failures = 0
     used_stems: set[str] = set()
-    for name in args.images:
-        if not _segment_one(pipe, Path(name), query, out_dir, banner, used_stems):
-            failures += 1
+    with Progress(len(args.images), "segment") as progress:
+        for name in args.images:
+            if not _segment_one(pipe, Path(name), query, out_dir, banner, used_stems, progress.write):
+                failures += 1
+            progress.update()
     if failures:
         err(f"{failures} of {len(args.images)} image(s) failed; see the messages above")
         return 1
     return 0
 
 
-def _segment_one(pipe, path: Path, query: str, out_dir: Path, banner: str | None, used_stems: set[str]) -> bool:
-    """Segment one image file and write its PNG and JSON; report and return False on any failure."""
+def _segment_one(
+    pipe, path: Path, query: str, out_dir: Path, banner: str | None, used_stems: set[str], say=print
+) -> bool:
+    """Segment one image file and write its PNG and JSON; report and return False on any failure.
+
+    ``say`` prints the result line (the progress bar's ``write``, so the bar stays intact).
+    """
     from grounded_sam_ros.data import load_image
     from grounded_sam_ros.visualize import annotate
 
@@ -101,10 +110,9 @@ def _segment_one(pipe, path: Path, query: str, out_dir: Path, banner: str | None
 
     labels = ", ".join(f"{d.label} {d.score:.2f}" for d in result.detections[:5])
     more = f", ... (+{len(result.detections) - 5})" if len(result.detections) > 5 else ""
-    print(
+    say(
         f"{path}: {len(result.detections)} detection(s) in {elapsed:.2f}s"
-        f"{' [' + labels + more + ']' if labels else ''} -> {png_path}, {json_path.name}",
-        flush=True,
+        f"{' [' + labels + more + ']' if labels else ''} -> {png_path}, {json_path.name}"
     )
     return True
 

@@ -133,11 +133,11 @@ def open_reader(path: str | Path):
         reader = Reader(Path(path))
         reader.open()
     except Exception as exc:
-        raise ValueError(f"cannot read bag {path}: {_reason(exc)}") from exc
+        raise ValueError(f"cannot read bag {path}: {reason(exc)}") from exc
     return reader
 
 
-def _reason(exc: BaseException) -> str:
+def reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
 
@@ -206,11 +206,11 @@ def iter_images(reader, topic: str) -> Iterator[BagImage]:
         except StopIteration:
             return
         except Exception as exc:
-            raise ValueError(f"bag is corrupt after {index} message(s) of {topic}: {_reason(exc)}") from exc
+            raise ValueError(f"bag is corrupt after {index} message(s) of {topic}: {reason(exc)}") from exc
         try:
             msg, error = store.deserialize_cdr(raw, connection.msgtype), None
         except Exception as exc:  # noqa: BLE001 - one bad message must not stop the others
-            msg, error = None, f"cannot deserialize message {index} of {topic}: {_reason(exc)}"
+            msg, error = None, f"cannot deserialize message {index} of {topic}: {reason(exc)}"
         yield BagImage(index, topic, connection.msgtype, int(timestamp), msg, error)
         index += 1
 
@@ -258,7 +258,11 @@ class BagWriter:
         self._bag_dir = self._partial / (self.path.stem if self._single else self.path.name)
         plugin = StoragePlugin.MCAP if self.storage == "mcap" else StoragePlugin.SQLITE3
         self._writer = Writer(self._bag_dir, version=Writer.VERSION_LATEST, storage_plugin=plugin)
-        self._writer.open()
+        try:
+            self._writer.open()
+        except BaseException:
+            shutil.rmtree(self._partial, ignore_errors=True)
+            raise
         self._overwrite = overwrite
 
     def add_connection(

@@ -8,8 +8,9 @@ Each frame is a :class:`FrameItem` with a ``key`` that is the same on every run 
 - video frame: ``<absolute path>#<frame index>``;
 - bag message: ``<absolute path>#<topic>#<message index in the topic>``.
 
-Folders are walked recursively (sorted, hidden entries skipped) for image and video files by extension
-(:data:`IMAGE_EXTENSIONS`, :data:`VIDEO_EXTENSIONS`); a rosbag2 directory (with ``metadata.yaml``) is read as a bag.
+Folders are walked recursively (sorted, hidden entries skipped) for image, video and bag files by extension
+(:data:`IMAGE_EXTENSIONS`, :data:`VIDEO_EXTENSIONS`, ``.db3``/``.mcap``); a rosbag2 directory (with
+``metadata.yaml``) is read as one bag, not walked.
 A pattern with ``*``, ``?`` or ``[`` is expanded (``**`` recursive, sorted) unless a file has that exact name.
 One unreadable item gives a FrameItem with ``image=None`` and ``error`` set, and iteration goes on.
 """

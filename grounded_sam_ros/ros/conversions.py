@@ -18,7 +18,7 @@ from geometry_msgs.msg import Point, Vector3
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from grounded_sam_ros.encodings import COMPRESSED_FORMATS, compressed_to_rgb, pixel_array, raw_to_rgb  # noqa: F401
+from grounded_sam_ros.encodings import compressed_to_rgb, pixel_array, raw_to_rgb
 from grounded_sam_ros.geometry import depth_to_metres
 from grounded_sam_ros.masks import crop_mask, uncrop_mask
 from grounded_sam_ros.msg import Detection as DetectionMsg

@@ -14,11 +14,13 @@ tagger finds nothing keeps the previous query. A query that arrives on the ``que
 ``query_source`` is ``auto`` is stored but not used: the node logs that once; setting ``query_source`` back to
 ``topic`` (live) makes it the query again. ``query_source`` may switch to ``auto`` live as well: the tagger then
 loads on the worker before the next frame (a pause of a few seconds); the tagger parameters apply at ``configure``.
+With several cameras each keeps its own query and period, and all share one loaded tagger.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any, Dict, Optional
 
 from std_msgs.msg import String
@@ -75,6 +77,11 @@ PARAMS = (
 )
 
 
+# node -> its loaded tagger: with several cameras every camera's instance uses the same one (one copy of the weights;
+# the per-frame hooks run on the node's one worker thread, never concurrently)
+_TAGGERS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+
+
 class AutoQuery(Capability):
     """The tagger-driven query of one camera (see the module docstring)."""
 
@@ -117,15 +124,20 @@ class AutoQuery(Capability):
     def _load(self) -> None:
         from grounded_sam_ros.auto_query import build_auto_query, load_options
 
+        self._auto = _TAGGERS.get(self.node)
+        if self._auto is not None:
+            return
         pipeline = self.node.pipeline  # configure: the worker is stopped; later: called on the worker
         started = time.monotonic()
         self._auto = build_auto_query(self._tagger_config(), load_options(pipeline.config), pipeline.detector)
+        _TAGGERS[self.node] = self._auto
         self.node.get_logger().info(
             f"auto query: tagger {self.node.settings.tagger} loaded in {time.monotonic() - started:.1f} s"
         )
 
     def cleanup(self) -> None:
         super().cleanup()
+        _TAGGERS.pop(self.node, None)
         self._auto, self._pub, self._query, self._last_run = None, None, "", None
 
     def on_query(self, query: str) -> None:

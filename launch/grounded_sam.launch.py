@@ -8,8 +8,13 @@
     ros2 launch grounded_sam_ros grounded_sam.launch.py image_topic:=/camera/color/image_raw use_depth:=true \
         depth_topic:=/camera/aligned_depth_to_color/image_raw \
         depth_info_topic:=/camera/aligned_depth_to_color/camera_info
+    ros2 launch grounded_sam_ros grounded_sam.launch.py cameras:="[front, left, right]" query:="person"
 
 Arguments left empty keep the value from ``params_file`` (default: this package's config/grounded_sam.yaml).
+With ``cameras`` (a list of namespaces) one node serves every camera with one copy of the models: camera ``front``
+is read from ``front/image`` (``front/image/compressed``, ``front/depth/...``) and its outputs go to ``front/...``,
+relative to ``namespace``; ``image_topic``/``depth_topic``/``depth_info_topic`` apply to the single-camera case only
+(remap per camera with the namespaces of your drivers instead).
 The node configures and activates itself (parameter ``autostart``); set it to false in the params file to drive it
 with a lifecycle manager instead.
 """
@@ -45,6 +50,14 @@ def _file_parameters(path):
     return merged
 
 
+def _camera_list(text):
+    """``[cam1, cam2]`` (or ``cam1, cam2``) -> ['cam1', 'cam2']; ValueError for anything else."""
+    value = yaml.safe_load(text if text.startswith("[") else f"[{text}]")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f'cameras:={text!r}: expected a list of namespaces, e.g. cameras:="[cam1, cam2]"')
+    return value
+
+
 def _launch_node(context):
     namespace = LaunchConfiguration("namespace").perform(context)
     image_topic = LaunchConfiguration("image_topic").perform(context)
@@ -60,6 +73,9 @@ def _launch_node(context):
             parameters[name] = value == "true"
         elif value:
             raise ValueError(f"{name}:={value!r}: expected true or false")
+    cameras = LaunchConfiguration("cameras").perform(context).strip()
+    if cameras:
+        parameters["cameras"] = _camera_list(cameras)
     depth_topic = LaunchConfiguration("depth_topic").perform(context)
     depth_info_topic = LaunchConfiguration("depth_info_topic").perform(context)
     node = LifecycleNode(
@@ -119,6 +135,11 @@ def generate_launch_description():
             ),
             DeclareLaunchArgument(
                 "depth_info_topic", default_value="depth/camera_info", description="CameraInfo of the depth image"
+            ),
+            DeclareLaunchArgument(
+                "cameras",
+                default_value="",
+                description="camera namespaces served by one node, e.g. '[cam1, cam2]' ('' = from params)",
             ),
             DeclareLaunchArgument("rviz", default_value="false", description="also start RViz showing annotated_image"),
             OpaqueFunction(function=_launch_node),

@@ -8,13 +8,14 @@ ROS processes on the machine do not see each other.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from grounded_sam_ros.ros import processes
 
@@ -41,11 +42,15 @@ def ros_env(domain: int) -> Dict[str, str]:
 class NodeProcess:
     """``python -m grounded_sam_ros.ros.node`` with ``-p name:=value`` parameters, its output in a log file."""
 
-    def __init__(self, parameters: Dict[str, Any], domain: int, log_path: Path) -> None:
+    def __init__(
+        self, parameters: Dict[str, Any], domain: int, log_path: Path, env: Optional[Dict[str, str]] = None
+    ) -> None:
+        """``env``: the child's whole environment (default: ``ros_env(domain)``)."""
         args = processes.ros_args(processes.NODE_MODULE, parameters)
         self.log_path = log_path
         self._log = open(log_path, "w")
-        self.proc = subprocess.Popen(args, env=ros_env(domain), stdout=self._log, stderr=subprocess.STDOUT)
+        env = env if env is not None else ros_env(domain)
+        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     @property
     def pid(self) -> int:
@@ -78,7 +83,9 @@ class NodeProcess:
 class Client:
     """An rclpy node in its own context, spun in a background thread; collects what the grounded_sam node sends."""
 
-    def __init__(self, domain: int, namespace: str = "") -> None:
+    def __init__(self, domain: int, namespace: str = "", cameras: Sequence[str] = ()) -> None:
+        """``cameras``: namespaces of a multi-camera node: per camera an image publisher and a detections subscriber
+        (``publish_camera``, ``wait_camera_detections``)."""
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.context import Context
@@ -95,6 +102,7 @@ class Client:
         self.node = rclpy.create_node("test_client", context=self.context)
         self._lock = threading.Lock()
         self.detections: List[Tuple[float, Any]] = []  # (time.monotonic() at arrival, DetectionArray)
+        self._sent: Dict[Tuple[int, int], float] = {}  # stamp -> when we last published a frame with it
         self.diagnostics: List[Dict[str, str]] = []
         self.annotated: List[Any] = []
         reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE)
@@ -109,6 +117,15 @@ class Client:
         self.query_pub = self.node.create_publisher(String, "query", self.latched)
         self.detections_sub = self.node.create_subscription(DetectionArray, "detections", self._on_detections, reliable)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        self.camera_pubs = {ns: self.node.create_publisher(Image, f"{ns}/image", reliable) for ns in cameras}
+        self.by_camera: Dict[str, List[Tuple[float, Any]]] = {ns: [] for ns in cameras}
+        self.arrivals: List[Tuple[float, str, Any]] = []  # (arrival, camera, msg) of every camera, in arrival order
+        self.camera_subs = {
+            ns: self.node.create_subscription(
+                DetectionArray, f"{ns}/detections", functools.partial(self._on_camera_detections, ns), reliable
+            )
+            for ns in cameras
+        }
         self._annotated_sub = None
         self._reliable = reliable
         self.executor = SingleThreadedExecutor(context=self.context)
@@ -143,6 +160,40 @@ class Client:
         with self._lock:
             self.detections.append((time.monotonic(), msg))
 
+    def _on_camera_detections(self, camera: str, msg) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self.by_camera[camera].append((now, msg))
+            self.arrivals.append((now, camera, msg))
+
+    def find_camera_detections(self, camera: str, stamp: Tuple[int, int]):
+        """(arrival time, DetectionArray) on ``<camera>/detections`` of the frame stamped ``stamp``, or None."""
+        with self._lock:
+            for arrived, msg in self.by_camera[camera]:
+                if (msg.header.stamp.sec, msg.header.stamp.nanosec) == tuple(stamp):
+                    return arrived, msg
+        return None
+
+    def wait_camera_detections(self, camera: str, stamp: Tuple[int, int], timeout: float = 30.0):
+        """(arrival time, DetectionArray) on ``<camera>/detections`` of the frame stamped ``stamp``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.find_camera_detections(camera, stamp)
+            if found is not None:
+                return found
+            time.sleep(0.01)
+        raise AssertionError(f"no DetectionArray on {camera}/detections for {stamp} within {timeout} s; "
+                             f"diagnostics: {self.latest_diagnostics()}")  # fmt: skip
+
+    def wait_cameras_connected(self, timeout: float = 30.0) -> None:
+        """Until every camera's image publisher and detections subscriber matched the node, on both sides."""
+        deadline = time.monotonic() + timeout
+        for ns, pub in self.camera_pubs.items():
+            while pub.get_subscription_count() == 0 or self.camera_subs[ns].get_publisher_count() == 0:
+                assert time.monotonic() < deadline, f"camera {ns}: the node's subscription/publisher never matched"
+                time.sleep(0.05)
+            self.wait_subscribed("detections", max(1.0, deadline - time.monotonic()), camera=ns)
+
     def _on_diagnostics(self, msg) -> None:
         for status in msg.status:
             if status.name.startswith(NODE + ":"):
@@ -160,6 +211,8 @@ class Client:
     def subscribe_annotated(self) -> None:
         from sensor_msgs.msg import Image
 
+        with self._lock:
+            self.annotated = []  # a new subscription: only what it receives
         self._annotated_sub = self.node.create_subscription(Image, "annotated_image", self._on_annotated, 5)
 
     def unsubscribe_annotated(self) -> None:
@@ -186,9 +239,12 @@ class Client:
         raise AssertionError(f"no diagnostics matched within {timeout} s; latest: {self.latest_diagnostics()}")
 
     def find_detections(self, stamp: Tuple[int, int]):
+        """The DetectionArray stamped ``stamp`` that arrived after we last published a frame with that stamp (a
+        test run again on the same node may reuse stamps), or None."""
         with self._lock:
+            sent = self._sent.get(tuple(stamp), float("-inf"))
             for arrived, msg in self.detections:
-                if (msg.header.stamp.sec, msg.header.stamp.nanosec) == stamp:
+                if (msg.header.stamp.sec, msg.header.stamp.nanosec) == stamp and arrived >= sent:
                     return arrived, msg
         return None
 
@@ -219,9 +275,10 @@ class Client:
             raise AssertionError("the node's image subscription / detections publisher never matched")
         self.wait_subscribed("detections", max(1.0, deadline - time.monotonic()))
 
-    def wait_subscribed(self, topic: str, timeout: float = 20.0) -> Dict[str, str]:
-        """Until the node's diagnostics say its ``topic`` publisher has matched a subscription (ours)."""
-        key = topic.replace("/", "_") + "_subscribers"
+    def wait_subscribed(self, topic: str, timeout: float = 20.0, camera: str = "") -> Dict[str, str]:
+        """Until the node's diagnostics say its ``topic`` publisher (of ``camera``, for a multi-camera node) has
+        matched a subscription (ours)."""
+        key = (f"{camera}/" if camera else "") + topic.replace("/", "_") + "_subscribers"
         return self.wait_diagnostics(lambda d: int(d.get(key, 0)) > 0, timeout)
 
     def wait_counter(self, key: str, above: int, timeout: float = 15.0) -> Dict[str, str]:
@@ -233,6 +290,8 @@ class Client:
         return int(self.wait_diagnostics(lambda d: key in d)[key])
 
     def publish_image(self, msg) -> None:
+        with self._lock:
+            self._sent[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = time.monotonic()
         self.image_pub.publish(msg)
 
     def publish_query(self, text: str) -> None:

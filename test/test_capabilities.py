@@ -10,6 +10,7 @@ inference (``infer``), receives every frame's result (``on_result``) and reports
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any, ClassVar, Dict, List
 
@@ -49,6 +50,9 @@ class Recorder(Capability):
     def diagnostics(self) -> Dict[str, str]:
         with self.lock:
             return {"recorded_frames": str(sum(1 for s in self.seen if s["hook"] == "on_result"))}
+
+
+RUNS = itertools.count()
 
 
 def _stamp(header):
@@ -102,6 +106,10 @@ def test_a_registered_capability_gets_its_parameter_hooks_and_every_result(compo
 
     node, client = composed_node
     image = np.ascontiguousarray(load_image(sample_image("chelsea"))[50:249, 40:341])
+    with Recorder.lock:
+        Recorder.seen.clear()  # (when the test runs again on the same node)
+    client.set_parameters(recorder_query="")
+    client.wait_diagnostics(lambda d: d.get("recorded_frames") == "0")
 
     # Its parameter is declared and validated with the node's own
     (bad,) = client.set_parameters(recorder_query="...")
@@ -111,7 +119,7 @@ def test_a_registered_capability_gets_its_parameter_hooks_and_every_result(compo
     assert node.settings.recorder_query == "rocket . cat"
 
     # No node query: before_inference supplies one; every frame reaches infer and on_result, on the worker
-    stamps = [(1_090_000_000, i) for i in range(3)]
+    stamps = [(1_090_000_000 + next(RUNS), i) for i in range(3)]
     received = []
     for stamp in stamps:
         msg = rgb_to_image_msg(image, encoding="rgb8")

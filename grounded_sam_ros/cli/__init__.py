@@ -6,6 +6,7 @@ Each subcommand is one module of this package with ``register(commands)`` (adds 
 adding a command is one module plus one line in :data:`COMMANDS`.
 
 grounded-sam segment photo.jpg other.png --query "red cup . person" --out results/
+grounded-sam label photos/ run.mcap --query "cup . person" --out dataset/   # one COCO JSON, resumable
 grounded-sam download                      # the two default models, into the Hugging Face cache
 grounded-sam bag in.mcap --topic /cam/image_raw --query "person" --out out.mcap
 grounded-sam mesh photo.jpg --mesh-model osx_l_wo_decoder.pth.tar --smplx-model SMPLX_NEUTRAL.npz --out meshes/
@@ -22,6 +23,7 @@ from grounded_sam_ros.cli.common import PROG, config_from_args, err, version
 # Subcommand modules, in the order `grounded-sam --help` lists them
 COMMANDS = (
     "grounded_sam_ros.cli.segment",
+    "grounded_sam_ros.cli.label",
     "grounded_sam_ros.cli.download",
     "grounded_sam_ros.cli.bag",
     "grounded_sam_ros.cli.mesh",

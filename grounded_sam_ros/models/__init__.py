@@ -22,6 +22,14 @@ SEGMENTERS: Dict[str, Tuple[str, str]] = {
     "sam": ("grounded_sam_ros.models.sam", "SamSegmenter"),
 }
 
+# Taggers say what an image shows (grounded_sam_ros.auto_query turns their tags into a query)
+TAGGERS: Dict[str, Tuple[str, str]] = {
+    "ram": ("grounded_sam_ros.models.ram", "RamTagger"),
+    "ram_plus": ("grounded_sam_ros.models.ram", "RamPlusTagger"),
+    "blip": ("grounded_sam_ros.models.blip", "BlipTagger"),
+    "florence2": ("grounded_sam_ros.models.florence2", "Florence2Tagger"),
+}
+
 
 def _lookup(registry: Dict[str, Tuple[str, str]], family: str, kind: str) -> Any:
     if family not in registry:
@@ -40,4 +48,19 @@ def build_segmenter(family: str, model_id: str, options: LoadOptions) -> Any:
     return _lookup(SEGMENTERS, family, "segmenter").from_pretrained(model_id, options)
 
 
-__all__ = ["DETECTORS", "SEGMENTERS", "LoadOptions", "ModelNotFoundError", "build_detector", "build_segmenter"]
+def build_tagger(family: str, model_id: str, options: LoadOptions, **files: Any) -> Any:
+    """Load a tagger of ``family``: RAM from its release checkpoint (``files``: ``tag_list``, ``tag_thresholds``,
+    ``threshold``), a captioner from a Hub id or local directory."""
+    return _lookup(TAGGERS, family, "tagger").from_pretrained(model_id, options, **files)
+
+
+__all__ = [
+    "DETECTORS",
+    "SEGMENTERS",
+    "TAGGERS",
+    "LoadOptions",
+    "ModelNotFoundError",
+    "build_detector",
+    "build_segmenter",
+    "build_tagger",
+]

@@ -52,6 +52,10 @@ class GroundingDinoDetector:
         model.to(device=options.device, dtype=weights_dtype(options.device, options.dtype))
         return cls(model, processor, options.device, options.dtype)
 
+    def count_tokens(self, phrase: str) -> int:
+        """Word pieces of ``phrase`` in the detector's caption (no special tokens), to cap automatic queries."""
+        return len(self._tokenizer(phrase, add_special_tokens=False)["input_ids"])
+
     def encode_text(self, phrases: Sequence[str], overflow: str = "truncate") -> TextPrompt:
         """Tokenise ``[CLS] p1 . p2 . [SEP]`` once per query; keeps each phrase's token span."""
         import torch

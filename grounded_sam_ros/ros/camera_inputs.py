@@ -2,8 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The node's camera inputs and what its diagnostics say about them.
 
-- :class:`CameraInput`: one camera's newest frame (:class:`FrameSlot`), counters, image subscriptions and the
-  capability instances that serve it.
+- :class:`CameraInput`: one camera's counters, image subscriptions and the capability instances that serve it.
 - :func:`pipeline_status`: the node's ``/diagnostics`` status from its state and inputs (core values, then every
   capability's key/values).
 """
@@ -20,17 +19,17 @@ from sensor_msgs.msg import CompressedImage, Image
 from grounded_sam_ros.ros import conversions
 from grounded_sam_ros.ros.capabilities import Camera, Capability, FrameContext
 from grounded_sam_ros.ros.qos import image_qos
-from grounded_sam_ros.ros.runtime import Frame, FrameSlot, NodeStats, SequenceGaps
+from grounded_sam_ros.ros.runtime import Frame, FrameSlots, NodeStats, SequenceGaps
 
 
 @dataclass
 class CameraInput:
-    """One camera: its frames, counters, subscriptions and capability instances (made at configure)."""
+    """One camera: its counters, subscriptions and capability instances (made at configure). Its frames are in the
+    node's :class:`FrameSlots` at index ``camera.index``."""
 
     camera: Camera
-    slot: FrameSlot = field(default_factory=FrameSlot)
+    stats: NodeStats = field(default_factory=NodeStats)  # counts into the node's total too (NodeStats parent)
     gaps: SequenceGaps = field(default_factory=SequenceGaps)
-    stats: NodeStats = field(default_factory=NodeStats)
     subs: List[Any] = field(default_factory=list)
     capabilities: List[Capability] = field(default_factory=list)
 
@@ -52,7 +51,7 @@ class CameraInput:
             capability.configure()
 
     def close(self, node: Any) -> None:
-        """Drop the subscriptions, clean up the capabilities, forget pending frames (counters stay)."""
+        """Drop the subscriptions and clean up the capabilities (counters stay)."""
         for sub in self.subs:
             node.destroy_subscription(sub)
         self.subs = []
@@ -62,7 +61,11 @@ class CameraInput:
             except Exception as exc:  # noqa: BLE001 - clean up the others regardless
                 node.get_logger().error(f"{type(capability).__name__} cleanup failed: {exc}")
         self.capabilities = []
-        self.slot.clear()
+
+
+def make_inputs(namespaces: Sequence[str], total: NodeStats) -> List[CameraInput]:
+    """One input per camera namespace, in order (``camera.index`` = position), counting into ``total``."""
+    return [CameraInput(Camera(ns, index), NodeStats(parent=total)) for index, ns in enumerate(namespaces)]
 
 
 def frame_context(camera: Camera, frame: Frame, publish: bool) -> FrameContext:
@@ -73,15 +76,24 @@ def frame_context(camera: Camera, frame: Frame, publish: bool) -> FrameContext:
 
 
 def pipeline_status(
-    name: str, hardware_id: str, state: str, query: str, inputs: Sequence[CameraInput], extra: Mapping[str, str]
+    name: str,
+    hardware_id: str,
+    state: str,
+    query: str,
+    inputs: Sequence[CameraInput],
+    frames: FrameSlots,
+    total: NodeStats,
+    extra: Mapping[str, str],
 ) -> DiagnosticStatus:
-    """The node's status: level and message (first problem found), then the core values, ``extra`` (model names,
-    rate) and every capability's diagnostics."""
-    inp = inputs[0]
-    snap = inp.stats.snapshot()
+    """The node's status: level and message (first problem found), the values of all cameras together, ``extra``
+    (model names, rate), then every capability's key/values. With several cameras, each camera's own counters and
+    its capabilities' values follow under ``<namespace>/`` (``cam1/fps``, ``cam1/depth_status``...)."""
+    snap = total.snapshot()
+    several = len(inputs) > 1
+    prefix = (lambda inp: f"{inp.camera.namespace}/") if several else (lambda inp: "")
     status = DiagnosticStatus(name=name, hardware_id=hardware_id)
     recent_error = snap["last_error_age_s"] is not None and snap["last_error_age_s"] < 10.0
-    warnings = [w for w in (c.warning() for c in inp.capabilities) if w]
+    warnings = [f"{prefix(inp)}{w}" for inp in inputs for w in (c.warning() for c in inp.capabilities) if w]
     if state != "active":
         status.level, status.message = DiagnosticStatus.WARN, f"{state}: not processing frames"
     elif not query:
@@ -93,17 +105,15 @@ def pipeline_status(
     else:
         status.level = DiagnosticStatus.OK
         status.message = f"{snap['fps']:.1f} fps, latency {snap['latency_ms_mean']:.0f} ms"
+    lost = sum(inp.gaps.lost for inp in inputs)
     values: Dict[str, str] = {
         "state": state,
         "query": query,
-        "fps": f"{snap['fps']:.2f}",
-        "latency_ms": f"{snap['latency_ms_mean']:.1f}",
-        "latency_ms_max": f"{snap['latency_ms_max']:.1f}",
-        "inference_ms": f"{snap['inference_ms_mean']:.1f}",
-        "frames_received": str(inp.slot.received),
+        **_rates(snap),
+        "frames_received": str(sum(frames.received)),
         "frames_processed": str(snap["processed"]),
-        "frames_dropped": str(inp.slot.dropped + inp.gaps.lost),
-        "frames_dropped_in_transport": str(inp.gaps.lost),
+        "frames_dropped": str(sum(frames.dropped) + lost),
+        "frames_dropped_in_transport": str(lost),
         "frames_skipped_no_query": str(snap["skipped_no_query"]),
         "frames_ignored_inactive": str(snap["ignored_inactive"]),
         "invalid_inputs": str(snap["invalid_inputs"]),
@@ -111,8 +121,31 @@ def pipeline_status(
         "last_error": snap["last_error"][:500],
         **extra,
     }
-    for capability in inp.capabilities:
-        values.update(capability.diagnostics())
-        values.update(capability.subscriber_counts())
+    if several:
+        values["cameras"] = ", ".join(inp.camera.namespace for inp in inputs)
+    for inp in inputs:
+        own: Dict[str, str] = {}
+        if several:
+            cam = inp.stats.snapshot()
+            index = inp.camera.index
+            own.update(_rates(cam))
+            own["frames_received"] = str(frames.received[index])
+            own["frames_processed"] = str(cam["processed"])
+            own["frames_dropped"] = str(frames.dropped[index] + inp.gaps.lost)
+            own["invalid_inputs"] = str(cam["invalid_inputs"])
+            own["inference_errors"] = str(cam["errors"])
+        for capability in inp.capabilities:
+            own.update(capability.diagnostics())
+            own.update(capability.subscriber_counts())
+        values.update({prefix(inp) + key: value for key, value in own.items()})
     status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
     return status
+
+
+def _rates(snap: Mapping[str, Any]) -> Dict[str, str]:
+    return {
+        "fps": f"{snap['fps']:.2f}",
+        "latency_ms": f"{snap['latency_ms_mean']:.1f}",
+        "latency_ms_max": f"{snap['latency_ms_max']:.1f}",
+        "inference_ms": f"{snap['inference_ms_mean']:.1f}",
+    }

@@ -2,26 +2,21 @@
 # SPDX-License-Identifier: Apache-2.0
 """The ``grounded_sam`` lifecycle node: a thin ROS adapter over :class:`grounded_sam_ros.pipeline.GroundedSamPipeline`.
 
-The node keeps the lifecycle, the image input, the worker, the query and the pipeline call; every output, service
-and per-frame step is a capability (:mod:`grounded_sam_ros.ros.capabilities`, contract in ``capabilities/base.py``).
+It keeps the lifecycle, the image input, the worker, the query and the pipeline call; every output, service and
+per-frame step is a capability (:mod:`grounded_sam_ros.ros.capabilities`, contract in ``capabilities/base.py``):
+``detections``, ``annotated_image``, depth 3D, vision_msgs, ``segment``. Core topics (relative names; with
+``cameras:=[cam1, cam2]`` the image inputs and every capability's topics exist per namespace: ``cam1/image``...)::
 
-Topics (relative names, remap as usual)::
+    image, image/compressed   sensor_msgs/Image, CompressedImage   sensor data QoS (or reliable: image_reliability)
+    query                     std_msgs/String, one for all cameras  reliable + transient local, depth 1
+    /diagnostics              diagnostic_msgs/DiagnosticArray       ~1 Hz: fps, latency, drops, errors (per camera)
 
-    image              sensor_msgs/Image            in   sensor-data QoS (or reliable: image_reliability)
-    image/compressed   sensor_msgs/CompressedImage  in   when compressed_input is true
-    query              std_msgs/String              in   reliable + transient local, depth 1
-    /diagnostics       diagnostic_msgs/DiagnosticArray   out  ~1 Hz: fps, latency, dropped frames, last error
-    detections         grounded_sam_ros/DetectionArray   out  capabilities.detections: stamped as the source frame
-    annotated_image    sensor_msgs/Image (rgb8)     out  capabilities.annotated: drawn only for subscribers
-    depth/image, depth/camera_info, detections_markers, instances_cloud      capabilities.depth (use_depth)
-    segment            grounded_sam_ros/Segment     service: capabilities.segment
-
-Execution model: image callbacks only store the newest frame in a :class:`FrameSlot`; one worker thread takes it,
-runs the capabilities' ``before_inference`` hooks, the pipeline (wrapped by their ``infer`` hooks) and their
-``on_result`` hooks (which publish). Services hand their inference to the same worker (before the next frame) and
-wait for it (:meth:`GroundedSamNode.run_on_worker`), so there is never more than one inference at a time and all
-model work stays on one thread; parameters, lifecycle requests and other callbacks are answered meanwhile by a
-multi-threaded executor. Models load on the lifecycle ``configure`` transition and are freed on ``cleanup``.
+Execution model: image callbacks only store each camera's newest frame (:class:`FrameSlots`); one worker thread
+takes them, the cameras in turn, runs the capabilities' ``before_inference`` hooks, the pipeline (wrapped by their
+``infer`` hooks) and their ``on_result`` hooks (which publish). Services hand their inference to the same worker and
+wait for it (:meth:`GroundedSamNode.run_on_worker`): one inference at a time, on one copy of the models, all on one
+thread, while a multi-threaded executor answers parameters, lifecycle requests and callbacks. Models load on the
+lifecycle ``configure`` transition and are freed on ``cleanup``.
 """
 
 from __future__ import annotations
@@ -43,11 +38,11 @@ from std_msgs.msg import String
 
 from grounded_sam_ros.results import FrameResult
 from grounded_sam_ros.ros import params, spin
-from grounded_sam_ros.ros.camera_inputs import CameraInput, frame_context, pipeline_status
+from grounded_sam_ros.ros.camera_inputs import CameraInput, frame_context, make_inputs, pipeline_status
 from grounded_sam_ros.ros.capabilities import CAPABILITIES, Camera, Capability, FrameContext
 from grounded_sam_ros.ros.param_table import Settings
 from grounded_sam_ros.ros.qos import QUERY_QOS
-from grounded_sam_ros.ros.runtime import Frame, LogThrottle, RateLimiter, Worker
+from grounded_sam_ros.ros.runtime import Frame, FrameSlots, LogThrottle, NodeStats, RateLimiter, Worker
 
 NODE_NAME = "grounded_sam"
 THROTTLE_S = 5.0
@@ -78,7 +73,9 @@ class GroundedSamNode(LifecycleNode):
         self._infer_lock = threading.Lock()  # guards the pipeline: one inference (or model load/free) at a time
         self._state_lock = threading.Lock()  # guards _pending
         self._pending: Dict[str, Any] = {}  # per-frame pipeline settings to apply before the next inference
-        self._inputs: List[CameraInput] = [CameraInput(Camera())]
+        self._stats = NodeStats()  # all cameras together; each CameraInput's stats count into it
+        self._frames: FrameSlots[Frame] = FrameSlots(1)  # the newest frame of each camera
+        self._inputs: List[CameraInput] = make_inputs([""], self._stats)
         self._rate = RateLimiter()
         self._worker = Worker("grounded_sam_worker", wake=self._wake)  # all model work; services hand theirs over
         self._no_query_logged = False
@@ -115,7 +112,7 @@ class GroundedSamNode(LifecycleNode):
 
     def process(self, frame: FrameContext, query: str) -> Optional[FrameResult]:
         """The inference on ``frame`` then every capability's ``on_result``; None when stopped. Worker thread only."""
-        inp = self._input(frame.camera)
+        inp = self._inputs[frame.camera.index]
         result = self._infer(inp, frame, query)
         if result is None:
             return None
@@ -130,13 +127,13 @@ class GroundedSamNode(LifecycleNode):
 
     def latest_frame(self, camera: Camera) -> Optional[FrameContext]:
         """The last frame received on ``camera`` as a context for a request (``publish`` false), or None."""
-        frame = self._input(camera).slot.latest
+        frame = self._frames.latest(camera.index)
         if frame is None:
             return None
         return frame_context(camera, frame, publish=False)
 
     def count_error(self, camera: Camera, reason: str, invalid_input: bool = False) -> None:
-        self._input(camera).stats.error(reason, invalid_input=invalid_input)
+        self._inputs[camera.index].stats.error(reason, invalid_input=invalid_input)
 
     def log_throttled(self, message: str, error: bool = False) -> None:
         """One line per kind of problem every THROTTLE_S seconds (a bad stream must not flood the log)."""
@@ -170,6 +167,8 @@ class GroundedSamNode(LifecycleNode):
         self._rate.max_rate = settings.max_rate
         with self._state_lock:
             self._pending.clear()
+        if [inp.camera.namespace for inp in self._inputs] != settings.cameras:  # else keep their counters
+            self._inputs, self._frames = make_inputs(settings.cameras, self._stats), FrameSlots(len(settings.cameras))
         try:
             for inp in self._inputs:
                 inp.open(self, self._capability_types, self._on_frame, self._frames_group)
@@ -184,10 +183,13 @@ class GroundedSamNode(LifecycleNode):
         self._active = True
         if not self._query:
             self.get_logger().info("active, but no query yet: publish one on 'query' or set the 'query' parameter")
-        return super().on_activate(state)
+        result = super().on_activate(state)  # activates the lifecycle publishers
+        self._each_capability("on_activate")
+        return result
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active = False
+        self._each_capability("on_deactivate")
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -216,6 +218,7 @@ class GroundedSamNode(LifecycleNode):
         self.stop_worker(timeout=10.0)
         for inp in self._inputs:
             inp.close(self)
+        self._frames.clear()
         with self._infer_lock:
             self._pipe = None
         gc.collect()
@@ -225,33 +228,31 @@ class GroundedSamNode(LifecycleNode):
     # ----------------------------------------------------------------------------------------------- worker
 
     def _start_worker(self) -> None:
-        for inp in self._inputs:
-            inp.slot.reopen()
+        self._frames.reopen()
         self._worker.start(self._work)
 
     def stop_worker(self, timeout: float) -> bool:
         """Ask the worker to stop and wait up to ``timeout`` s; False when it is still busy with an inference."""
-        for inp in self._inputs:
-            inp.slot.close()
+        self._frames.close()
         return self._worker.stop(timeout)
 
     def _wake(self) -> None:
-        for inp in self._inputs:
-            inp.slot.wake()
+        self._frames.wake()
 
     def _work(self, stop: threading.Event) -> None:
-        inp = self._inputs[0]
         while not stop.is_set():
             # Service calls first: they are waiting for an answer
             self._worker.run_jobs()
             # Honour max_rate; frames keep replacing each other meanwhile, so the newest is processed
             wait = self._rate.wait_time()
             if wait > 0.0:
-                inp.slot.wait(min(wait, 0.5))
+                self._frames.wait(min(wait, 0.5))
                 continue
-            frame = inp.slot.take(timeout=0.5)
-            if frame is None or not self._active:
+            # The newest frame of the next camera in turn (a batched pass would use self._frames.take_all())
+            taken = self._frames.take(timeout=0.5)
+            if taken is None or not self._active:
                 continue
+            inp, frame = self._inputs[taken[0]], taken[1]
             try:
                 self._serve(inp, frame)
             except Exception as exc:  # noqa: BLE001 - the worker never dies; the reason is logged and counted
@@ -303,9 +304,6 @@ class GroundedSamNode(LifecycleNode):
             finally:
                 self._inferring = False
 
-    def _input(self, camera: Camera) -> CameraInput:
-        return self._inputs[camera.index]
-
     # ----------------------------------------------------------------------------------------------- callbacks
 
     def _on_frame(self, inp: CameraInput, compressed: bool, msg: Any, info: Dict[str, Any]) -> None:
@@ -314,19 +312,19 @@ class GroundedSamNode(LifecycleNode):
             return
         gid = info.get("publisher_gid") or {}
         inp.gaps.observe(bytes(gid.get("data", b"")), info.get("publication_sequence_number"))
-        inp.slot.put(Frame(msg, time.monotonic(), compressed=compressed))
+        self._frames.put(inp.camera.index, Frame(msg, time.monotonic(), compressed=compressed))
 
     def _on_query(self, data: bytes) -> None:
         try:
             raw = deserialize_message(data, String).data
         except Exception as exc:  # noqa: BLE001 - malformed message from the wire
-            self._inputs[0].stats.error(f"bad query message: {exc}", invalid_input=True)
+            self._stats.error(f"bad query message: {exc}", invalid_input=True)
             self.log_throttled(f"query message ignored: not a valid std_msgs/String ({exc})")
             return
         # Through the parameter, so that validation happens in one place and `ros2 param get` tells the truth
         result = self.set_parameters([Parameter("query", Parameter.Type.STRING, raw)])[0]
         if not result.successful:
-            self._inputs[0].stats.error(result.reason, invalid_input=True)
+            self._stats.error(result.reason, invalid_input=True)
 
     def _on_set_parameters(self, parameters: List[Parameter]) -> SetParametersResult:
         changes = {p.name: p.value for p in parameters if p.name in self._table.by_name}
@@ -339,9 +337,7 @@ class GroundedSamNode(LifecycleNode):
         self._values.update(changes)
         if "max_rate" in cleaned:
             self._rate.max_rate = cleaned["max_rate"]
-        settings = self._table.live_settings(cleaned)
-        if settings:
-            self._settings = self._settings.replace(**settings)
+        self._settings = self._settings.replace(**cleaned)  # configure ones only change while unconfigured
         updates = self._table.live_updates(cleaned)
         if updates:
             with self._state_lock:
@@ -355,38 +351,38 @@ class GroundedSamNode(LifecycleNode):
         self._no_query_logged = False
         shown = query if len(query) <= 200 else query[:200] + "..."
         self.get_logger().info(f"query: '{shown}'" if query else "query cleared: inference paused")
+        self._each_capability("on_query", query)
+
+    def _each_capability(self, hook: str, *args: Any) -> None:
+        """Call an executor-thread hook of every capability of every camera; a failure is logged, not raised."""
         for inp in self._inputs:
             for capability in inp.capabilities:
                 try:
-                    capability.on_query(query)
+                    getattr(capability, hook)(*args)
                 except Exception as exc:  # noqa: BLE001
-                    self.log_throttled(f"{type(capability).__name__}.on_query failed: {exc}", error=True)
+                    self.log_throttled(f"{type(capability).__name__}.{hook} failed: {exc}", error=True)
 
     # ----------------------------------------------------------------------------------------------- diagnostics
 
     def _publish_diagnostics(self) -> None:
         try:
-            self._diag_pub.publish(self._diagnostics())
+            pipe = self._pipe
+            state = "active" if self._active else ("inactive" if pipe is not None else "unconfigured")
+            device = str(pipe.config.device) if pipe is not None else str(self._values["device"])
+            extra = {
+                "detector_model": str(self._values["detector_model"]),
+                "segmenter_model": str(self._values["segmenter_model"]),
+                "max_rate": str(self._rate.max_rate),
+                "inference_running": str(self._inferring).lower(),
+            }
+            name = f"{self.get_fully_qualified_name()}: pipeline"
+            inputs, frames, total = self._inputs, self._frames, self._stats
+            status = pipeline_status(name, device, state, self._query, inputs, frames, total, extra)
+            msg = DiagnosticArray(status=[status])
+            msg.header.stamp = self.get_clock().now().to_msg()
+            self._diag_pub.publish(msg)
         except Exception as exc:  # noqa: BLE001
             self.log_throttled(f"diagnostics failed: {exc}", error=True)
-
-    def _diagnostics(self) -> DiagnosticArray:
-        state = "active" if self._active else ("inactive" if self._pipe is not None else "unconfigured")
-        extra = {
-            "detector_model": str(self._values["detector_model"]),
-            "segmenter_model": str(self._values["segmenter_model"]),
-            "max_rate": str(self._rate.max_rate),
-            "inference_running": str(self._inferring).lower(),
-        }
-        name = f"{self.get_fully_qualified_name()}: pipeline"
-        status = pipeline_status(name, self._device(), state, self._query, self._inputs, extra)
-        msg = DiagnosticArray(status=[status])
-        msg.header.stamp = self.get_clock().now().to_msg()
-        return msg
-
-    def _device(self) -> str:
-        pipe = self._pipe
-        return str(pipe.config.device) if pipe is not None else str(self._values["device"])
 
 
 def _shorten(text: str, limit: int = 300) -> str:

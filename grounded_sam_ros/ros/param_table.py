@@ -47,10 +47,11 @@ class ParamSpec:
 
 
 class Settings:
-    """The cleaned values of the node-only parameters, read as attributes (``settings.max_rate``); immutable.
+    """The cleaned values of every parameter, read as attributes (``settings.max_rate``); immutable.
 
-    The node swaps its ``Settings`` for a new one when live parameters change, so a reader always sees one
-    consistent set.
+    The node swaps its ``Settings`` for a new one when parameters change, so a reader always sees one consistent
+    set. Pipeline parameters (``box_threshold``...) are here as the node holds them; the pipeline applies a live
+    change from the next frame.
     """
 
     __slots__ = ("_values",)
@@ -121,6 +122,12 @@ class ParamTable:
             value = float(value)
         elif spec.type is str and not isinstance(value, str):
             raise ValueError(f"{name}={value!r}: expected a string")
+        elif spec.type is list:
+            if isinstance(value, (bytes, bytearray)) and not value:
+                value = []  # how an empty list reaches a parameter (rclpy types [] as a byte array)
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"{name}={value!r}: expected a list of strings, e.g. [cam1, cam2]")
+            value = list(value)
         if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
             raise ValueError(f"{name}={value!r}: expected a value in [{spec.low}, {spec.high}]")
         if spec.choices and value not in spec.choices:
@@ -171,13 +178,13 @@ class ParamTable:
         return PipelineConfig(**fields).validate()
 
     def settings_from(self, values: Mapping[str, Any]) -> Settings:
-        """The node-only settings described by parameter values, each validated (``ValueError`` names the bad one)."""
+        """The settings described by parameter values, each validated (``ValueError`` names the bad one)."""
         merged = {**self.defaults(), **values}
-        return Settings({s.name: self.validate_value(s.name, merged[s.name]) for s in self.specs if not s.config_field})
+        return Settings({s.name: self.validate_value(s.name, merged[s.name]) for s in self.specs})
 
     def default_settings(self) -> Settings:
-        """Node-only settings at their defaults, unvalidated (what the node holds before it is configured)."""
-        return Settings({s.name: s.default for s in self.specs if not s.config_field})
+        """Every parameter at its default, unvalidated (what the node holds before it is configured)."""
+        return Settings(self.defaults())
 
     def live_settings(self, changes: Mapping[str, Any]) -> Dict[str, Any]:
         """The cleaned parameter changes that are live Settings fields, as ``Settings.replace`` keywords."""
@@ -207,12 +214,14 @@ def descriptor(spec: ParamSpec):
         int: ParameterType.PARAMETER_INTEGER,
         float: ParameterType.PARAMETER_DOUBLE,
         str: ParameterType.PARAMETER_STRING,
+        list: ParameterType.PARAMETER_STRING_ARRAY,
     }
     desc = ParameterDescriptor(
         name=spec.name,
         type=types[spec.type],
         description=spec.description,
         read_only=spec.applies == STARTUP,
+        dynamic_typing=spec.type is list,  # an empty list arrives typed as a byte array; the table checks the type
     )
     notes = []
     if spec.choices:

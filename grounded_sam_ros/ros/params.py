@@ -17,7 +17,8 @@ Each parameter says when a change takes effect:
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Mapping, Tuple, Type
+import re
+from typing import Any, Dict, Iterable, List, Mapping, Tuple, Type
 
 from grounded_sam_ros.config import DEFAULT_DETECTOR, DEFAULT_SEGMENTER, DEVICES_HELP, DTYPES, PipelineConfig
 from grounded_sam_ros.ros.capabilities import CAPABILITIES, Capability, capability_params
@@ -33,6 +34,27 @@ from grounded_sam_ros.ros.param_table import (  # noqa: F401 - re-exported: the 
 from grounded_sam_ros.ros.query import clean_query
 
 RELIABILITIES = ("best_effort", "reliable")
+MAX_CAMERAS = 16
+_NAMESPACE = re.compile(r"/?[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def clean_cameras(names: List[str]) -> List[str]:
+    """Camera namespaces, stripped; ``[""]`` for the single camera on the node's own topics (also from ``[]``)."""
+    cleaned = [name.strip().rstrip("/") for name in names]
+    if all(not name for name in cleaned):
+        return [""]
+    for name in cleaned:
+        if not _NAMESPACE.fullmatch(name):
+            raise ValueError(
+                f"{name!r} is not a ROS namespace: letters, digits and '_' separated by '/', not starting with a "
+                "digit (e.g. cam1 or robot/front_camera)"
+            )
+    if len(set(cleaned)) != len(cleaned):
+        raise ValueError(f"{cleaned}: each camera namespace may appear once")
+    if len(cleaned) > MAX_CAMERAS:
+        raise ValueError(f"{len(cleaned)} cameras: at most {MAX_CAMERAS} per node (start another node for more)")
+    return cleaned
+
 
 _DEFAULTS = PipelineConfig()
 
@@ -144,6 +166,15 @@ CORE_PARAMS: Tuple[ParamSpec, ...] = (
         choices=RELIABILITIES,
     ),
     ParamSpec(
+        "cameras",
+        [""],
+        "Namespaces of the cameras this node serves with one copy of the models, e.g. [cam1, cam2]: each has its own "
+        "<ns>/image (and <ns>/image/compressed, <ns>/depth/...) and its own outputs (<ns>/detections...). "
+        "[''] = one camera on the node's own topics (image, detections, ...).",
+        CONFIGURE,
+        clean=clean_cameras,
+    ),
+    ParamSpec(
         "max_rate",
         0.0,
         "Process at most this many frames per second, always the newest one (0 = as fast as possible).",
@@ -202,7 +233,7 @@ def config_from_params(values: Mapping[str, Any]) -> PipelineConfig:
 
 
 def settings_from_params(values: Mapping[str, Any]) -> Settings:
-    """The node-only settings described by parameter values, each validated (``ValueError`` names the bad one)."""
+    """The settings described by parameter values, each validated (``ValueError`` names the bad one)."""
     return TABLE.settings_from(values)
 
 

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Small thread-safe pieces of the node's execution model, free of ROS so they are unit-tested directly.
 
-- :class:`FrameSlot`: callbacks put frames, the worker takes only the newest; overwritten frames count as dropped.
+- :class:`FrameSlot` / :class:`FrameSlots` (in :mod:`~grounded_sam_ros.ros.frame_slots`, re-exported): callbacks put
+  frames, the worker takes only the newest (of each camera, in turn); overwritten frames count as dropped.
 - :class:`RateLimiter`: at most ``max_rate`` inferences per second (0 = unlimited).
 - :class:`NodeStats`: counters and timings for the diagnostics (fps, latency, dropped frames, last error).
 - :class:`SequenceGaps`: frames a publisher sent that never reached the callback (overwritten in the DDS queue).
@@ -17,92 +18,12 @@ import queue
 import re
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, Generic, Optional, Tuple, TypeVar
+from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
-T = TypeVar("T")
+from grounded_sam_ros.ros.frame_slots import Frame, FrameSlot, FrameSlots
 
-
-@dataclass(frozen=True)
-class Frame(Generic[T]):
-    """A received frame: the message as it came (converted by the worker, not the callback) and when it came."""
-
-    msg: T
-    received: float  # time.monotonic() at the callback
-    compressed: bool = False
-
-
-class FrameSlot(Generic[T]):
-    """A one-frame mailbox: ``put`` replaces, ``take`` waits for and removes the newest frame.
-
-    A frame replaced before the worker took it is *dropped* (``dropped`` counts them). ``latest`` keeps the last frame
-    put even after it was taken, for a service that segments "the latest frame received". ``wake`` makes a waiting
-    ``take`` or ``wait`` return early (the worker has other work, such as a service call).
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._pending: Optional[T] = None
-        self._latest: Optional[T] = None
-        self._closed = False
-        self._woken = False
-        self.received = 0
-        self.dropped = 0
-
-    def put(self, item: T) -> None:
-        with self._cond:
-            if self._pending is not None:
-                self.dropped += 1
-            self._pending = item
-            self._latest = item
-            self.received += 1
-            self._cond.notify_all()
-
-    def take(self, timeout: Optional[float] = None) -> Optional[T]:
-        """The newest pending frame (removing it), waiting up to ``timeout`` s.
-
-        None on time-out, after ``wake`` (the frame, if any, stays pending) or after ``close``.
-        """
-        with self._cond:
-            self._cond.wait_for(lambda: self._pending is not None or self._closed or self._woken, timeout)
-            if self._closed or self._woken:
-                self._woken = False
-                return None
-            item, self._pending = self._pending, None
-            return item
-
-    def wait(self, timeout: float) -> None:
-        """Sleep up to ``timeout`` s, returning early on ``wake`` or ``close`` (frames arriving do not end it)."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._closed or self._woken, timeout)
-            self._woken = False
-
-    def wake(self) -> None:
-        with self._cond:
-            self._woken = True
-            self._cond.notify_all()
-
-    @property
-    def latest(self) -> Optional[T]:
-        with self._cond:
-            return self._latest
-
-    def clear(self) -> None:
-        """Forget pending and latest frames (on cleanup); counters stay."""
-        with self._cond:
-            self._pending = None
-            self._latest = None
-
-    def close(self) -> None:
-        """Wake any waiting ``take`` for good (shutdown)."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    def reopen(self) -> None:
-        with self._cond:
-            self._closed = False
-            self._woken = False
+__all__ = ["Frame", "FrameSlot", "FrameSlots", "Job", "LogThrottle", "NodeStats", "RateLimiter", "SequenceGaps",
+           "Worker"]  # fmt: skip
 
 
 class Job:
@@ -257,8 +178,11 @@ class RateLimiter:
 class NodeStats:
     """What the diagnostics report; updated by the worker and the callbacks, read by the diagnostics timer."""
 
-    def __init__(self, window_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, window_s: float = 5.0, clock: Callable[[], float] = time.monotonic, parent: Optional["NodeStats"] = None
+    ) -> None:
         self._lock = threading.Lock()
+        self._parent = parent  # also counts everything recorded here (a camera's stats -> the node's)
         self._clock = clock
         self._window_s = window_s
         self._done: Deque[Tuple[float, float, float]] = collections.deque(maxlen=1000)  # (end, latency, inference)
@@ -276,6 +200,8 @@ class NodeStats:
         with self._lock:
             self.processed += 1
             self._done.append((ended, ended - received, ended - started))
+        if self._parent is not None:
+            self._parent.record(received, started, ended)
 
     def error(self, reason: str, invalid_input: bool = False) -> None:
         with self._lock:
@@ -285,10 +211,14 @@ class NodeStats:
                 self.errors += 1
             self.last_error = reason
             self.last_error_time = self._clock()
+        if self._parent is not None:
+            self._parent.error(reason, invalid_input)
 
     def count(self, name: str) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + 1)
+        if self._parent is not None:
+            self._parent.count(name)
 
     def snapshot(self) -> Dict[str, Any]:
         """fps and latencies over the last ``window_s`` seconds, plus every counter."""

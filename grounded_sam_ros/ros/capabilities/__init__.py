@@ -12,17 +12,21 @@ from __future__ import annotations
 from typing import Iterable, Tuple, Type
 
 from grounded_sam_ros.ros.capabilities.annotated import AnnotatedImage
+from grounded_sam_ros.ros.capabilities.auto_query import AutoQuery
 from grounded_sam_ros.ros.capabilities.base import Camera, Capability, FrameContext, NodeApi
 from grounded_sam_ros.ros.capabilities.depth import Depth3D
 from grounded_sam_ros.ros.capabilities.detections import Detections
 from grounded_sam_ros.ros.capabilities.mesh import HumanMeshes
 from grounded_sam_ros.ros.capabilities.segment import SegmentService
+from grounded_sam_ros.ros.capabilities.vision import VisionMsgs
 from grounded_sam_ros.ros.param_table import ParamSpec
 
 CAPABILITIES: Tuple[Type[Capability], ...] = (
-    Depth3D,  # first: fills the 3D fields that the outputs after it publish
+    AutoQuery,  # before inference: the tagger's query in query_source auto
+    Depth3D,  # before the outputs: fills the 3D fields that the outputs after it publish
     Detections,
     AnnotatedImage,
+    VisionMsgs,
     HumanMeshes,  # after the detections: their latency does not wait for the meshes
     SegmentService,
 )

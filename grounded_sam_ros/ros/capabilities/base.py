@@ -17,6 +17,7 @@ What a capability has
                      and :meth:`service` (names are relative to the camera's namespace, see :class:`Camera`); they
                      are destroyed by :meth:`cleanup`. A capability that a parameter turns off creates nothing.
     ``cleanup``      release what ``configure`` made (the base class destroys the entities it created; call super).
+    ``on_activate`` / ``on_deactivate``  lifecycle activation (its publishers publish from now on) / deactivation.
     ``on_query``     the node's query changed (e.g. republish a label map).
     ``diagnostics``  key/values merged into the node's ``/diagnostics`` status; ``warning`` a reason to report WARN.
                      The node also reports ``<topic>_subscribers`` for every publisher made with :meth:`publisher`.
@@ -34,8 +35,9 @@ Per-frame hooks, in ``CAPABILITIES`` order, on the worker thread
                      publish nothing. An exception is logged and counted; the other capabilities still run.
 
 Threads
-    ``__init__``, ``configure``, ``cleanup``, ``on_query``: executor threads, while the worker is stopped (configure,
-    cleanup) or running (on_query). The per-frame hooks: the worker thread, one frame at a time, never concurrently
+    ``__init__``, ``configure``, ``cleanup``, ``on_activate``, ``on_deactivate``, ``on_query``: executor threads,
+    while the worker is stopped (configure, cleanup) or running (the others; keep state they share with the
+    per-frame hooks behind a lock). The per-frame hooks: the worker thread, one frame at a time, never concurrently
     with each other. Callbacks of the subscriptions and services a capability creates: the executor (multi-threaded),
     concurrently with the worker: keep shared state behind a lock, never touch ``self.node.pipeline`` there, and hand
     model work to the worker with ``self.node.run_on_worker(fn)`` (it waits for the result; re-raises its exception);
@@ -43,9 +45,10 @@ Threads
     ``diagnostics``/``warning``: the diagnostics timer (an executor thread).
 
 Cameras
-    The node makes one instance of every capability per camera, at ``configure``: with the ``cameras`` parameter empty
-    there is one camera with namespace ``""`` (topics exactly as named, e.g. ``detections``), else one per namespace
-    (``cam1/detections``). Keep per-camera state on the instance; the node merges the diagnostics of every camera.
+    The node makes one instance of every capability per camera, at ``configure``: with the ``cameras`` parameter at
+    its default ``[""]`` there is one camera with namespace ``""`` (topics exactly as named, e.g. ``detections``),
+    else one per namespace (``cam1/detections``; ``camera.index`` is its position in the list). Keep per-camera state
+    on the instance. With several cameras the node reports each instance's diagnostics under ``<namespace>/``.
 
 What a capability may use on ``self.node`` (see :class:`NodeApi`): ``settings``, ``query``, ``active``, ``pipeline``
 (worker thread only), ``run_on_worker``, ``process``, ``latest_frame``, ``count_error``, ``log_throttled`` and the
@@ -76,11 +79,6 @@ class Camera:
     def topic(self, name: str) -> str:
         """``name`` in this camera's namespace: ``detections`` or ``cam1/detections`` (relative to the node's)."""
         return f"{self.namespace}/{name}" if self.namespace else name
-
-    @property
-    def label(self) -> str:
-        """How logs and diagnostics name this camera."""
-        return self.namespace or "image"
 
 
 @dataclass
@@ -122,7 +120,7 @@ class FrameContext:
 class NodeApi(Protocol):
     """What the node offers its capabilities (besides the rclpy node methods)."""
 
-    settings: Settings  # cleaned node-only parameter values (core + every capability's); immutable snapshot
+    settings: Settings  # cleaned values of every parameter (core + every capability's); immutable snapshot
     query: str  # the node's current normalised query ("" = none)
     active: bool  # lifecycle state active
     pipeline: Any  # the shared GroundedSamPipeline (None when unconfigured); worker thread only
@@ -171,6 +169,12 @@ class Capability:
         for method, entity in reversed(self._entities):
             getattr(self.node, method)(entity)
         self._entities = []
+
+    def on_activate(self) -> None:
+        """The node became active: lifecycle publishers publish from now on."""
+
+    def on_deactivate(self) -> None:
+        """The node is no longer active."""
 
     def on_query(self, query: str) -> None:
         """The node's query changed (normalised; "" = none)."""

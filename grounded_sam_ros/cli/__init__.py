@@ -21,6 +21,8 @@ from grounded_sam_ros.cli.common import PROG, config_from_args, err, version
 COMMANDS = (
     "grounded_sam_ros.cli.segment",
     "grounded_sam_ros.cli.download",
+    "grounded_sam_ros.cli.edit",
+    "grounded_sam_ros.cli.synth",
 )
 
 

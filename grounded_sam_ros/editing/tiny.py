@@ -82,17 +82,18 @@ def _components(full_size: bool):
     return unet, vae, text
 
 
-def build_sd_inpainting(out_dir: os.PathLike, seed: int = 0, full_size: bool = False) -> Path:
-    """Build and save a random SD 1.5-style inpainting pipeline (tiny, or full-size with ``full_size``)."""
+def make_sd_inpainting(tokenizer_dir: os.PathLike, seed: int = 0, full_size: bool = False):
+    """A random SD 1.5-style ``StableDiffusionInpaintPipeline`` in memory (tiny, or full-size with ``full_size``).
+
+    The CLIP tokenizer is written to ``tokenizer_dir`` first (it has no random part).
+    """
     import torch
     from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     unet_kwargs, vae_kwargs, text_kwargs = _components(full_size)
     vocab_size = 49408 if full_size else 128
-    _write_tokenizer(out / "tokenizer", vocab_size)
+    _write_tokenizer(Path(tokenizer_dir), vocab_size)
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(**unet_kwargs)
     vae = AutoencoderKL(
@@ -122,17 +123,23 @@ def build_sd_inpainting(out_dir: os.PathLike, seed: int = 0, full_size: bool = F
         steps_offset=1,
         set_alpha_to_one=False,
     )
-    pipe = StableDiffusionInpaintPipeline(
-        vae=vae,
+    return StableDiffusionInpaintPipeline(
+        vae=vae.eval(),
         text_encoder=text_encoder.eval(),
-        tokenizer=CLIPTokenizer.from_pretrained(out / "tokenizer"),
+        tokenizer=CLIPTokenizer.from_pretrained(tokenizer_dir),
         unet=unet.eval(),
         scheduler=scheduler,
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
     )
-    pipe.save_pretrained(out, safe_serialization=True)
+
+
+def build_sd_inpainting(out_dir: os.PathLike, seed: int = 0, full_size: bool = False) -> Path:
+    """Build and save a random SD 1.5-style inpainting pipeline directory (tiny, or full-size with ``full_size``)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    make_sd_inpainting(out / "tokenizer", seed, full_size).save_pretrained(out, safe_serialization=True)
     mark_random_weights(out)
     return out
 

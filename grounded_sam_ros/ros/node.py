@@ -15,6 +15,7 @@ Topics (relative names, remap as usual)::
     annotated_image    sensor_msgs/Image (rgb8)     out  capabilities.annotated: drawn only for subscribers
     depth/image, depth/camera_info, detections_markers, instances_cloud      capabilities.depth (use_depth)
     segment            grounded_sam_ros/Segment     service: capabilities.segment
+    edit               grounded_sam_ros/Edit        service: capabilities.edit (find, then repaint with inpainting)
 
 Execution model: image callbacks only store the newest frame in a :class:`FrameSlot`; one worker thread takes it,
 runs the capabilities' ``before_inference`` hooks, the pipeline (wrapped by their ``infer`` hooks) and their

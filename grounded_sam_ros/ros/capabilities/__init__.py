@@ -15,6 +15,7 @@ from grounded_sam_ros.ros.capabilities.annotated import AnnotatedImage
 from grounded_sam_ros.ros.capabilities.base import Camera, Capability, FrameContext, NodeApi
 from grounded_sam_ros.ros.capabilities.depth import Depth3D
 from grounded_sam_ros.ros.capabilities.detections import Detections
+from grounded_sam_ros.ros.capabilities.edit import EditService
 from grounded_sam_ros.ros.capabilities.segment import SegmentService
 from grounded_sam_ros.ros.param_table import ParamSpec
 
@@ -23,6 +24,7 @@ CAPABILITIES: Tuple[Type[Capability], ...] = (
     Detections,
     AnnotatedImage,
     SegmentService,
+    EditService,
 )
 
 

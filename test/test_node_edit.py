@@ -96,7 +96,8 @@ def edit_node(tiny_models, tiny_inpainter, tmp_path_factory, sample):
             feeder.stop()
         client.close()
         code, took = node.stop()
-        assert code == 0, f"node exit code {code} after SIGINT ({took:.1f} s); log:\n{node.log()[-3000:]}"
+        log = node.log_path.read_text(errors="replace")
+        assert code == 0, f"node exit code {code} after SIGINT ({took:.1f} s); log:\n{log[-3000:]}"
 
 
 def _edit(client, image=None, query="", prompt="", mode="", seed=0, timeout=120.0):

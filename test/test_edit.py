@@ -276,3 +276,22 @@ def test_query_to_edit_repaints_the_union_of_the_found_masks(editor, tiny_pipeli
     assert np.array_equal(result.mask, expected)
     assert [d.id for d in result.detections] == [d.id for d in found.detections[:2]]
     assert np.array_equal(result.image[result.weight == 0], image[result.weight == 0])
+
+
+def test_crop_region_is_square_inside_the_image_and_follows_the_aspect_when_clipped():
+    from grounded_sam_ros.editing.crop import mask_region
+
+    mask = np.zeros((720, 1280), dtype=bool)
+    mask[300:340, 600:630] = True  # 30x40 object + 16 padding: a 62x72 box, grown to 72x72 around its centre
+    region = mask_region(mask, 512, 16)
+    assert (region.x0, region.y0, region.x1, region.y1) == (579, 284, 651, 356)
+    assert (region.model_width, region.model_height) == (512, 512)
+    mask[:] = False
+    mask[5:15, 1270:1280] = True  # in the corner: the square is shifted inside the image
+    region = mask_region(mask, 512, 16)
+    assert (region.x1, region.y0) == (1280, 0) and region.width == region.height == 31
+    wide = np.zeros((100, 1000), dtype=bool)
+    wide[40:60, 10:990] = True  # the square cannot fit: the whole height, the model input follows the aspect
+    region = mask_region(wide, 512, 8)
+    assert (region.y0, region.y1) == (0, 100) and region.model_width > 4 * region.model_height
+    assert region.model_width % 8 == 0 and region.model_height % 8 == 0

@@ -83,10 +83,6 @@ class Inpainter:
         pipe = self._pipe
         return int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
 
-    @property
-    def size_multiple(self) -> int:
-        return int(self._pipe.vae_scale_factor)
-
     def __call__(
         self,
         image: Any,

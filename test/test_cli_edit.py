@@ -112,3 +112,22 @@ def test_synth_writes_a_coco_dataset_of_the_source_masks_and_resumes(
             assert len(masks) == len(found)
             for mask, det in zip(masks, found):
                 assert np.array_equal(mask, det.full_mask(height, width))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--variants", "0"], "--variants 0"),
+        (["--mode", "remove"], "replace"),
+        (["--prompts", "/no/such/prompts.txt"], "cannot read --prompts"),
+    ],
+)
+def test_synth_usage_errors_load_no_model(small_images, tmp_path, capsys, monkeypatch, extra, message):
+    import grounded_sam_ros.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "build_pipeline", lambda config: pytest.fail("no model may load"))
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red cup\n")
+    argv = ["synth", str(small_images[0]), "--query", "cup", "--prompts", str(prompts), "--out", str(tmp_path)]
+    assert cli.main([*argv, *extra]) == 2
+    assert message in capsys.readouterr().err

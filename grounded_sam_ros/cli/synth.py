@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         edit_config = edit_config_from_args(args)
         if args.variants < 1:
             raise ValueError(f"--variants {args.variants}: expected at least 1")
+        if args.mode != "replace":
+            raise ValueError("synth keeps the source masks as labels, so it repaints objects (--mode replace) only")
         out_dir = Path(args.out)
         (out_dir / "images").mkdir(parents=True, exist_ok=True)
     except (ValueError, OSError) as exc:

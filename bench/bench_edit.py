@@ -3,7 +3,7 @@
 """Seconds per edit of the inpainting step with full-size SD 1.5 inpainting (random weights); prints a table.
 
     flock /tmp/gsr-heavy.lock python -m bench.bench_edit                    # CPU, float32 (the CPU default)
-    python -m bench.bench_edit --device cuda --steps 1 30                     # on a GPU (float16, the CUDA default)
+    python -m bench.bench_edit --device cuda --steps 30                     # on a GPU (float16, the CUDA default)
 
 Random weights with SD 1.5 inpainting's exact architecture (860M-parameter 9-channel UNet, the VAE, CLIP ViT-L/14's
 text encoder), built in memory (nothing is downloaded): the compute per step is the real model's. Workloads:
@@ -11,9 +11,10 @@ text encoder), built in memory (nothing is downloaded): the compute per step is 
 - ``512x512 full frame``: the image is the model's size (no crop, no resize);
 - ``1280x720 crop``: a 90x120 object in a 720p frame, repainted in a 512x512 crop around it and pasted back.
 
-Each runs with two step counts; the difference gives the cost per denoising step (UNet x2 for classifier-free
-guidance), the rest is the fixed cost (text encoder, VAE encode + decode, crop/resize/blend). Writes
-``bench/results/edit-<device>.json``.
+Each workload runs once (after a 1-step warm-up). Every UNet call is timed (wall and process CPU seconds): one call
+is one denoising step (batch 2 for classifier-free guidance); the rest of the edit is the fixed cost (text encoder,
+VAE encode + decode, crop, resize, blend). CPU seconds are what the timing is worth on a shared machine: wall time
+there depends on the other load. Writes ``bench/results/edit-<device>.json``.
 """
 
 from __future__ import annotations
@@ -49,7 +50,24 @@ def _scene(height: int, width: int, box) -> tuple:
     return image, mask
 
 
-def run(device: str, dtype: str, step_counts: List[int], repeats: int) -> Dict[str, Any]:
+class _TimedUNet:
+    """Wraps the UNet's forward to record (wall, CPU) seconds of each call: one call = one denoising step."""
+
+    def __init__(self, unet, sync) -> None:
+        self.calls: List[tuple] = []
+        self._forward, self._sync = unet.forward, sync
+        unet.forward = self
+
+    def __call__(self, *args, **kwargs):
+        self._sync()
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = self._forward(*args, **kwargs)
+        self._sync()
+        self.calls.append((time.perf_counter() - wall, time.process_time() - cpu))
+        return out
+
+
+def run(device: str, dtype: str, steps: int) -> Dict[str, Any]:
     import torch
 
     from grounded_sam_ros.editing import EditConfig
@@ -57,6 +75,7 @@ def run(device: str, dtype: str, step_counts: List[int], repeats: int) -> Dict[s
     from grounded_sam_ros.editing.inpainter import Inpainter, resolve_edit_dtype
     from grounded_sam_ros.editing.tiny import make_sd_inpainting
 
+    machine = machine_info(device)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         pipe = make_sd_inpainting(Path(tmp) / "tokenizer", seed=0, full_size=True)
@@ -64,26 +83,26 @@ def run(device: str, dtype: str, step_counts: List[int], repeats: int) -> Dict[s
     pipe = pipe.to(device=device, dtype=torch_dtype)
     build_s = time.perf_counter() - started
     params = sum(p.numel() for p in pipe.unet.parameters())
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    timed = _TimedUNet(pipe.unet, sync)
     inpainter = Inpainter(pipe, "random SD 1.5 inpainting", device)
+    # Warm-up: one 1-step edit (allocator, kernels)
+    image, mask = _scene(*WORKLOADS["1280x720 crop"][:2], WORKLOADS["1280x720 crop"][3])
+    ImageEditor(inpainter, EditConfig(steps=1)).edit(image, mask, "a red sofa", seed=0)
     rows = []
     for name, (height, width, crop, box) in WORKLOADS.items():
         image, mask = _scene(height, width, box)
-        times = {}
-        for steps in step_counts:
-            editor = ImageEditor(inpainter, EditConfig(steps=steps, crop=crop, dilate=10, feather=8))
-            editor.edit(image, mask, "a red sofa, high quality", seed=0)  # warm-up
-            samples = []
-            for _ in range(repeats):
-                if device.startswith("cuda"):
-                    torch.cuda.synchronize()
-                t0 = time.perf_counter()
-                result = editor.edit(image, mask, "a red sofa, high quality", seed=0)
-                if device.startswith("cuda"):
-                    torch.cuda.synchronize()
-                samples.append(time.perf_counter() - t0)
-            times[steps] = min(samples)
-        low, high = min(step_counts), max(step_counts)
-        per_step = (times[high] - times[low]) / (high - low)
+        editor = ImageEditor(inpainter, EditConfig(steps=steps, crop=crop, dilate=10, feather=8))
+        timed.calls.clear()
+        sync()
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = editor.edit(image, mask, "a red sofa, high quality", seed=0)
+        sync()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        step_wall = sorted(c[0] for c in timed.calls)[len(timed.calls) // 2]
+        step_cpu = sorted(c[1] for c in timed.calls)[len(timed.calls) // 2]
+        fixed_wall = wall - sum(c[0] for c in timed.calls)
+        fixed_cpu = cpu - sum(c[1] for c in timed.calls)
         region = result.region
         rows.append(
             {
@@ -91,20 +110,24 @@ def run(device: str, dtype: str, step_counts: List[int], repeats: int) -> Dict[s
                 "image": [width, height],
                 "model_input": [region.model_width, region.model_height],
                 "region": [region.x0, region.y0, region.x1, region.y1],
-                "seconds_by_steps": {str(k): round(v, 3) for k, v in times.items()},
-                "per_step_s": round(per_step, 3),
-                "fixed_s": round(times[low] - per_step * low, 3),
-                "seconds_at_30_steps": round(times[low] + per_step * (30 - low), 2),
+                "steps": steps,
+                "edit_s": round(wall, 2),
+                "edit_cpu_s": round(cpu, 2),
+                "per_step_s": round(step_wall, 2),
+                "per_step_cpu_s": round(step_cpu, 2),
+                "fixed_s": round(fixed_wall, 2),
+                "fixed_cpu_s": round(fixed_cpu, 2),
+                "edit_s_at_30_steps": round(fixed_wall + 30 * step_wall, 1),
+                "stages_s": {k: round(v, 2) for k, v in result.timings.items()},
             }
         )
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(device),
+        "machine": machine,
         "dtype": str(torch_dtype).replace("torch.", ""),
         "weights": "random, SD 1.5 inpainting architecture",
         "unet_parameters": params,
         "build_s": round(build_s, 1),
-        "repeats": repeats,
         "rows": rows,
         "load_average_end": [round(v, 2) for v in load_average()],
         "peak_rss_mb": round(peak_rss_mb()),
@@ -112,21 +135,23 @@ def run(device: str, dtype: str, step_counts: List[int], repeats: int) -> Dict[s
 
 
 def print_table(report: Dict[str, Any]) -> None:
-    steps = sorted(int(k) for k in report["rows"][0]["seconds_by_steps"])
-    head = f"{'workload':<22} {'model input':>11} " + " ".join(f"{f'{s} steps':>9}" for s in steps)
-    print(f"{head} {'per step':>9} {'fixed':>7} {'30 steps*':>9}")
+    print(
+        f"{'workload':<20} {'model input':>11} {'steps':>5} {'edit':>8} {'per step':>9} {'fixed':>8} "
+        f"{'30 steps*':>9}   CPU-s: {'edit':>7} {'per step':>8} {'fixed':>7}"
+    )
     for row in report["rows"]:
         size = "x".join(map(str, row["model_input"]))
-        cells = " ".join(f"{row['seconds_by_steps'][str(s)]:>8.2f}s" for s in steps)
         print(
-            f"{row['workload']:<22} {size:>11} {cells} {row['per_step_s']:>8.2f}s {row['fixed_s']:>6.2f}s "
-            f"{row['seconds_at_30_steps']:>8.1f}s"
+            f"{row['workload']:<20} {size:>11} {row['steps']:>5} {row['edit_s']:>7.1f}s {row['per_step_s']:>8.2f}s "
+            f"{row['fixed_s']:>7.1f}s {row['edit_s_at_30_steps']:>8.0f}s          {row['edit_cpu_s']:>7.1f} "
+            f"{row['per_step_cpu_s']:>8.2f} {row['fixed_cpu_s']:>7.1f}"
         )
     machine = report["machine"]
     print(
-        f"* extrapolated. {report['dtype']} on {machine['device']} ({machine.get('gpu', machine['cpu'])}, "
+        f"* fixed + 30 x per step. {report['dtype']} on {machine['device']} ({machine.get('gpu', machine['cpu'])}, "
         f"{machine['torch_threads']} threads); load average start {machine['load_average_start']}, "
-        f"end {report['load_average_end']}; peak RSS {report['peak_rss_mb']} MiB"
+        f"end {report['load_average_end']}; peak RSS {report['peak_rss_mb']} MiB. Per step = one UNet call "
+        "(batch 2: classifier-free guidance); fixed = text encoder, VAE encode + decode, crop, resize, blend."
     )
 
 
@@ -134,11 +159,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="auto", help="auto: float16 on CUDA, float32 on CPU")
-    parser.add_argument("--steps", type=int, nargs=2, default=[1, 4], metavar=("LOW", "HIGH"))
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=4, help="denoising steps per edit (default: 4)")
     parser.add_argument("--out", default="", help="JSON path (default: bench/results/edit-<device>.json)")
     args = parser.parse_args(argv)
-    report = run(args.device, args.dtype, sorted(set(args.steps)), args.repeats)
+    report = run(args.device, args.dtype, args.steps)
     print_table(report)
     out = Path(args.out or Path(__file__).parent / "results" / f"edit-{args.device.split(':')[0]}.json")
     out.write_text(json.dumps(report, indent=2) + "\n")

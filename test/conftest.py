@@ -43,3 +43,11 @@ def tiny_pipeline(tiny_models):
             text_threshold=0.2,
         )
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_inpainter(tmp_path_factory):
+    """A tiny random SD 1.5-style inpainting pipeline directory (diffusers ``save_pretrained`` layout, 64x64)."""
+    from grounded_sam_ros.editing.tiny import build_sd_inpainting
+
+    return build_sd_inpainting(tmp_path_factory.mktemp("tiny-inpainter") / "tiny-sd-inpainting")

@@ -27,6 +27,8 @@ COMMANDS = (
     "grounded_sam_ros.cli.download",
     "grounded_sam_ros.cli.bag",
     "grounded_sam_ros.cli.mesh",
+    "grounded_sam_ros.cli.edit",
+    "grounded_sam_ros.cli.synth",
 )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Mapping, Optional
 
 PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 
@@ -63,7 +63,14 @@ def check_local_dir(path: Path, allow_pickle: bool) -> None:
         raise ModelNotFoundError(f"{path} has a config.json but no weights (*.safetensors)")
 
 
-def load_pretrained(model_cls: Any, model_id: str, options: LoadOptions, what: str = "model") -> Any:
+def load_pretrained(
+    model_cls: Any,
+    model_id: str,
+    options: LoadOptions,
+    what: str = "model",
+    check_dir: Callable[[Path, bool], None] = check_local_dir,
+    extra: Optional[Mapping[str, Any]] = None,
+) -> Any:
     """``model_cls.from_pretrained(model_id)`` under the package's policy.
 
     - ``model_id`` is a Hub id or a local directory; ``~`` is expanded.
@@ -71,10 +78,12 @@ def load_pretrained(model_cls: Any, model_id: str, options: LoadOptions, what: s
       never ``trust_remote_code``.
     - offline when ``options.local_files_only`` or ``HF_HUB_OFFLINE=1``; a missing model raises
       :class:`ModelNotFoundError` naming the id, where it looked and the command that downloads it.
+    - ``check_dir(path, allow_pickle)`` vets a local directory first (a diffusers pipeline has its own layout);
+      ``extra`` are further ``from_pretrained`` keyword arguments (e.g. ``torch_dtype``).
     """
     path = Path(os.path.expanduser(model_id))
     if path.is_dir():
-        check_local_dir(path, options.allow_pickle)
+        check_dir(path, options.allow_pickle)
         source = str(path)
     elif _looks_like_path(model_id):
         raise ModelNotFoundError(f"{what} directory {model_id!r} does not exist")
@@ -88,6 +97,7 @@ def load_pretrained(model_cls: Any, model_id: str, options: LoadOptions, what: s
     }
     if not options.allow_pickle:
         kwargs["use_safetensors"] = True
+    kwargs.update(extra or {})
     try:
         return model_cls.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as exc:

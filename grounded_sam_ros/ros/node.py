@@ -4,7 +4,8 @@
 
 It keeps the lifecycle, the image input, the worker, the query and the pipeline call; every output, service and
 per-frame step is a capability (:mod:`grounded_sam_ros.ros.capabilities`, contract in ``capabilities/base.py``):
-``detections``, ``annotated_image``, depth 3D, vision_msgs, ``segment``. Core topics (relative names; with
+``detections``, ``annotated_image``, depth 3D, vision_msgs, human meshes, auto query, ``segment``, ``edit``. Core
+topics (relative names; with
 ``cameras:=[cam1, cam2]`` the image inputs and every capability's topics exist per namespace: ``cam1/image``...)::
 
     image, image/compressed   sensor_msgs/Image, CompressedImage   sensor data QoS (or reliable: image_reliability)

@@ -16,6 +16,7 @@ from grounded_sam_ros.ros.capabilities.auto_query import AutoQuery
 from grounded_sam_ros.ros.capabilities.base import Camera, Capability, FrameContext, NodeApi
 from grounded_sam_ros.ros.capabilities.depth import Depth3D
 from grounded_sam_ros.ros.capabilities.detections import Detections
+from grounded_sam_ros.ros.capabilities.edit import EditService
 from grounded_sam_ros.ros.capabilities.mesh import HumanMeshes
 from grounded_sam_ros.ros.capabilities.segment import SegmentService
 from grounded_sam_ros.ros.capabilities.vision import VisionMsgs
@@ -29,6 +30,7 @@ CAPABILITIES: Tuple[Type[Capability], ...] = (
     VisionMsgs,
     HumanMeshes,  # after the detections: their latency does not wait for the meshes
     SegmentService,
+    EditService,
 )
 
 

@@ -121,3 +121,34 @@ def _is_missing_weights(exc: Exception) -> bool:
         "is not a local folder",
     )
     return any(n in text for n in needles)
+
+
+def load_json(model_id: str, filename: str, options: LoadOptions, what: str = "model") -> dict:
+    """``filename`` (a json file such as ``preprocessor_config.json``) of a Hub id or local model directory.
+
+    For processors whose transformers class cannot be used here (those that import torchvision): their settings are
+    read from the same file the official processor reads, and the adapter applies them itself.
+    """
+    import json
+
+    path = Path(os.path.expanduser(model_id))
+    if path.is_dir():
+        file = path / filename
+        if not file.is_file():
+            raise ModelNotFoundError(f"{what} directory {path} has no {filename}")
+        return json.loads(file.read_text())
+    if _looks_like_path(model_id):
+        raise ModelNotFoundError(f"{what} directory {model_id!r} does not exist")
+    from huggingface_hub import hf_hub_download
+
+    try:
+        file = hf_hub_download(
+            model_id, filename, cache_dir=options.cache_dir or None, local_files_only=offline_requested(options)
+        )
+    except Exception as exc:  # noqa: BLE001 - any Hub failure is "not available here"; say where we looked
+        raise ModelNotFoundError(
+            f"could not load {filename} of {what} {model_id!r}: not in the Hugging Face cache "
+            f"{hub_cache_dir(options.cache_dir)} (or the Hub was unreachable). On a machine with internet run:\n"
+            f"    grounded-sam download {model_id}\nCause: {str(exc).splitlines()[0][:200]}"
+        ) from exc
+    return json.loads(Path(file).read_text())

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 from grounded_sam_ros.models import kind_of
@@ -35,11 +34,8 @@ def model_type(model_id: str, options: LoadOptions) -> str:
 
 
 def infer_family(model_id: str, options: LoadOptions) -> str:
-    """The registry family of a checkpoint, from its config (or, for an original ``.pth`` file, its keys)."""
-    if Path(model_id).expanduser().suffix in (".pth", ".pt", ".bin"):
-        from grounded_sam_ros.models.original import original_family
-
-        return original_family(model_id)
+    """The registry family of a checkpoint, from its config.json (an original ``.pth`` file is converted first, see
+    :mod:`grounded_sam_ros.models.original`, and its converted config read)."""
     kind = model_type(model_id, options)
     family = MODEL_TYPES.get(kind)
     if family is None:

@@ -66,13 +66,20 @@ def check_local_dir(path: Path, allow_pickle: bool) -> None:
 def load_pretrained(model_cls: Any, model_id: str, options: LoadOptions, what: str = "model") -> Any:
     """``model_cls.from_pretrained(model_id)`` under the package's policy.
 
-    - ``model_id`` is a Hub id or a local directory; ``~`` is expanded.
+    - ``model_id`` is a Hub id, a local directory or an original ``.pth`` checkpoint (converted once and cached,
+      see :mod:`grounded_sam_ros.models.original`); ``~`` is expanded.
     - safetensors only unless ``options.allow_pickle`` (transformers then loads with ``weights_only=True``);
       never ``trust_remote_code``.
     - offline when ``options.local_files_only`` or ``HF_HUB_OFFLINE=1``; a missing model raises
       :class:`ModelNotFoundError` naming the id, where it looked and the command that downloads it.
     """
     path = Path(os.path.expanduser(model_id))
+    if path.suffix in (".pth", ".pt"):
+        from grounded_sam_ros.models.original import converted_dir
+
+        # An original release checkpoint: converted once into a cached Hugging Face directory
+        path = converted_dir(model_id)
+        model_id = str(path)
     if path.is_dir():
         check_local_dir(path, options.allow_pickle)
         source = str(path)
@@ -132,6 +139,10 @@ def load_json(model_id: str, filename: str, options: LoadOptions, what: str = "m
     import json
 
     path = Path(os.path.expanduser(model_id))
+    if path.suffix in (".pth", ".pt"):
+        from grounded_sam_ros.models.original import converted_dir
+
+        path = converted_dir(model_id)
     if path.is_dir():
         file = path / filename
         if not file.is_file():
@@ -145,7 +156,7 @@ def load_json(model_id: str, filename: str, options: LoadOptions, what: str = "m
         file = hf_hub_download(
             model_id, filename, cache_dir=options.cache_dir or None, local_files_only=offline_requested(options)
         )
-    except Exception as exc:  # noqa: BLE001 - any Hub failure is "not available here"; say where we looked
+    except Exception as exc:
         raise ModelNotFoundError(
             f"could not load {filename} of {what} {model_id!r}: not in the Hugging Face cache "
             f"{hub_cache_dir(options.cache_dir)} (or the Hub was unreachable). On a machine with internet run:\n"

@@ -36,7 +36,6 @@ def per_phrase_prompt(
 
     A phrase longer than ``max_tokens`` tokens is cut (``overflow="truncate"``) or refused (``"error"``).
     """
-    import torch
 
     phrases = tuple(phrases)
     if not phrases:

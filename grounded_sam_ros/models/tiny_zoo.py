@@ -12,7 +12,7 @@ import json
 import os
 import string
 from pathlib import Path
-from typing import Callable, Dict
+from typing import Dict
 
 from grounded_sam_ros.models.tiny import TINY_SAM_SIZE, mark_random_weights
 
@@ -42,17 +42,17 @@ def _clip_vocab_size() -> int:
 def _tiny_clip_text(max_positions: int) -> dict:
     """A tiny CLIP text encoder config whose special tokens match :func:`write_clip_tokenizer`."""
     size = _clip_vocab_size()
-    return dict(
-        vocab_size=size,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        max_position_embeddings=max_positions,
-        bos_token_id=size - 2,
-        eos_token_id=size - 1,
-        pad_token_id=size - 1,
-    )
+    return {
+        "vocab_size": size,
+        "hidden_size": 16,
+        "intermediate_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "max_position_embeddings": max_positions,
+        "bos_token_id": size - 2,
+        "eos_token_id": size - 1,
+        "pad_token_id": size - 1,
+    }
 
 
 def _sam_image_processor(cls_name: str = "SamImageProcessorPil"):
@@ -151,14 +151,14 @@ def build_tiny_owlv2(out_dir: os.PathLike, seed: int = 0) -> Path:
     write_clip_tokenizer(out)
     config = Owlv2Config(
         text_config=_tiny_clip_text(max_positions=16),
-        vision_config=dict(
-            hidden_size=16,
-            intermediate_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            image_size=TINY_OWLV2_SIZE,
-            patch_size=16,
-        ),
+        vision_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": TINY_OWLV2_SIZE,
+            "patch_size": 16,
+        },
         projection_dim=16,
     )
     torch.manual_seed(seed)
@@ -252,29 +252,29 @@ def build_tiny_sam3(out_dir: os.PathLike, seed: int = 0) -> Path:
     write_clip_tokenizer(out)
     grid = TINY_SAM3_SIZE // 14
     config = Sam3Config(
-        vision_config=dict(
-            backbone_config=dict(
-                model_type="sam3_vit_model",
-                hidden_size=32,
-                intermediate_size=64,
-                num_hidden_layers=2,
-                num_attention_heads=2,
-                image_size=TINY_SAM3_SIZE,
-                patch_size=14,
-                window_size=4,
-                global_attn_indexes=[1],
-                pretrain_image_size=56,
-            ),
-            fpn_hidden_size=32,
-            backbone_feature_sizes=[[grid * 4, grid * 4], [grid * 2, grid * 2], [grid, grid]],
-        ),
+        vision_config={
+            "backbone_config": {
+                "model_type": "sam3_vit_model",
+                "hidden_size": 32,
+                "intermediate_size": 64,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 2,
+                "image_size": TINY_SAM3_SIZE,
+                "patch_size": 14,
+                "window_size": 4,
+                "global_attn_indexes": [1],
+                "pretrain_image_size": 56,
+            },
+            "fpn_hidden_size": 32,
+            "backbone_feature_sizes": [[grid * 4, grid * 4], [grid * 2, grid * 2], [grid, grid]],
+        },
         text_config={**_tiny_clip_text(max_positions=32), "projection_dim": 16},
-        geometry_encoder_config=dict(hidden_size=32, num_layers=1, num_attention_heads=2, intermediate_size=32),
-        detr_encoder_config=dict(hidden_size=32, num_layers=1, num_attention_heads=2, intermediate_size=32),
-        detr_decoder_config=dict(
-            hidden_size=32, num_layers=2, num_attention_heads=2, intermediate_size=32, num_queries=20
-        ),
-        mask_decoder_config=dict(hidden_size=32, num_attention_heads=2),
+        geometry_encoder_config={"hidden_size": 32, "num_layers": 1, "num_attention_heads": 2, "intermediate_size": 32},
+        detr_encoder_config={"hidden_size": 32, "num_layers": 1, "num_attention_heads": 2, "intermediate_size": 32},
+        detr_decoder_config={
+            "hidden_size": 32, "num_layers": 2, "num_attention_heads": 2, "intermediate_size": 32, "num_queries": 20
+        },
+        mask_decoder_config={"hidden_size": 32, "num_attention_heads": 2},
     )
     torch.manual_seed(seed)
     model = Sam3Model(config).eval()

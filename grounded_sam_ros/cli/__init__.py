@@ -7,6 +7,8 @@ adding a command is one module plus one line in :data:`COMMANDS`.
 
 grounded-sam segment photo.jpg other.png --query "red cup . person" --out results/
 grounded-sam download                      # the two default models, into the Hugging Face cache
+grounded-sam download --family owlv2       # a family's default model
+grounded-sam models                        # families, default ids, sizes, licences, what is cached
 grounded-sam --version
 """
 
@@ -21,6 +23,7 @@ from grounded_sam_ros.cli.common import PROG, config_from_args, err, version
 COMMANDS = (
     "grounded_sam_ros.cli.segment",
     "grounded_sam_ros.cli.download",
+    "grounded_sam_ros.cli.models",
 )
 
 

@@ -75,8 +75,20 @@ class OmDetTurboDetector:
 
     @classmethod
     def from_pretrained(cls, model_id: str, options: LoadOptions) -> "OmDetTurboDetector":
+        import importlib.util
+
         from transformers import AutoTokenizer, OmDetTurboForObjectDetection
 
+        config = load_json(model_id, "config.json", options, what="detector")
+        backbone = config.get("backbone_config") or {}
+        uses_timm = backbone.get("model_type") == "timm_backbone" or (
+            not backbone and config.get("use_timm_backbone", True)
+        )
+        if uses_timm and importlib.util.find_spec("timm") is None:
+            raise ValueError(
+                f"{model_id} uses a timm Swin backbone (as omlab/omdet-turbo-swin-tiny-hf does), and timm is not "
+                "installed; install timm (it needs a working torchvision) to load it"
+            )
         model = load_pretrained(OmDetTurboForObjectDetection, model_id, options, what="detector")
         tokenizer = load_pretrained(AutoTokenizer, model_id, options, what="detector tokenizer")
         settings = load_json(model_id, "preprocessor_config.json", options, what="detector")

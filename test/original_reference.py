@@ -195,3 +195,139 @@ def original_sam_keys(config) -> Dict[str, Tuple[int, ...]]:
                 keys[f"mask_decoder.{name}.{index}.weight"] = weight or (channels,)
                 keys[f"mask_decoder.{name}.{index}.bias"] = (channels,)
     return keys
+
+
+def original_grounding_dino_keys(config) -> Dict[str, Tuple[int, ...]]:
+    """The keys and shapes of an original Grounding DINO checkpoint (IDEA-Research/GroundingDINO's
+    ``groundingdino_swint_ogc.pth`` layout) of this architecture (``GroundingDinoConfig``): Swin ``backbone.0.*``,
+    ``bert.*``, ``feat_map``, ``input_proj``, ``transformer.*`` and the shared ``bbox_embed`` (saved under both its
+    names, as torch does for shared modules). Buffers are included (``relative_position_index``, ``position_ids``)."""
+    swin, bert = config.backbone_config, config.text_config
+    d, levels, heads = config.d_model, config.num_feature_levels, config.encoder_attention_heads
+    keys: Dict[str, Tuple[int, ...]] = {}
+
+    def linear(name: str, out: int, inp: int, bias: bool = True) -> None:
+        keys[f"{name}.weight"] = (out, inp)
+        if bias:
+            keys[f"{name}.bias"] = (out,)
+
+    def norm(name: str, size: int) -> None:
+        keys[f"{name}.weight"] = (size,)
+        keys[f"{name}.bias"] = (size,)
+
+    c = swin.embed_dim
+    keys["backbone.0.patch_embed.proj.weight"] = (c, 3, swin.patch_size, swin.patch_size)
+    keys["backbone.0.patch_embed.proj.bias"] = (c,)
+    norm("backbone.0.patch_embed.norm", c)
+    w = swin.window_size
+    channels = []
+    for i, (depth, n_heads) in enumerate(zip(swin.depths, swin.num_heads)):
+        dim = c * 2**i
+        channels.append(dim)
+        for j in range(depth):
+            block = f"backbone.0.layers.{i}.blocks.{j}"
+            norm(f"{block}.norm1", dim)
+            keys[f"{block}.attn.relative_position_bias_table"] = ((2 * w - 1) ** 2, n_heads)
+            keys[f"{block}.attn.relative_position_index"] = (w * w, w * w)
+            linear(f"{block}.attn.qkv", 3 * dim, dim)
+            linear(f"{block}.attn.proj", dim, dim)
+            norm(f"{block}.norm2", dim)
+            linear(f"{block}.mlp.fc1", 4 * dim, dim)
+            linear(f"{block}.mlp.fc2", dim, 4 * dim)
+        if i < len(swin.depths) - 1:
+            linear(f"backbone.0.layers.{i}.downsample.reduction", 2 * dim, 4 * dim, bias=False)
+            norm(f"backbone.0.layers.{i}.downsample.norm", 4 * dim)
+    outs = [i - 1 for i in swin.out_indices]  # stage index of each output
+    for k in outs:
+        norm(f"backbone.0.norm{k}", channels[k])
+
+    h, inter = bert.hidden_size, bert.intermediate_size
+    keys["bert.embeddings.word_embeddings.weight"] = (bert.vocab_size, h)
+    keys["bert.embeddings.position_embeddings.weight"] = (bert.max_position_embeddings, h)
+    keys["bert.embeddings.token_type_embeddings.weight"] = (bert.type_vocab_size, h)
+    keys["bert.embeddings.position_ids"] = (1, bert.max_position_embeddings)
+    norm("bert.embeddings.LayerNorm", h)
+    for i in range(bert.num_hidden_layers):
+        layer = f"bert.encoder.layer.{i}"
+        for proj in ("query", "key", "value"):
+            linear(f"{layer}.attention.self.{proj}", h, h)
+        linear(f"{layer}.attention.output.dense", h, h)
+        norm(f"{layer}.attention.output.LayerNorm", h)
+        linear(f"{layer}.intermediate.dense", inter, h)
+        linear(f"{layer}.output.dense", h, inter)
+        norm(f"{layer}.output.LayerNorm", h)
+    linear("bert.pooler.dense", h, h)
+    linear("feat_map", d, h)
+
+    for level in range(levels):
+        if level < len(outs):
+            keys[f"input_proj.{level}.0.weight"] = (d, channels[outs[level]], 1, 1)
+        else:
+            keys[f"input_proj.{level}.0.weight"] = (d, channels[outs[-1]] if level == len(outs) else d, 3, 3)
+        keys[f"input_proj.{level}.0.bias"] = (d,)
+        norm(f"input_proj.{level}.1", d)
+
+    keys["transformer.level_embed"] = (levels, d)
+    keys["transformer.tgt_embed.weight"] = (config.num_queries, d)
+    linear("transformer.enc_output", d, d)
+    norm("transformer.enc_output_norm", d)
+
+    def box_head(prefix: str) -> None:
+        linear(f"{prefix}.layers.0", d, d)
+        linear(f"{prefix}.layers.1", d, d)
+        linear(f"{prefix}.layers.2", 4, d)
+
+    def deformable(prefix: str, points: int) -> None:
+        linear(f"{prefix}.sampling_offsets", heads * levels * points * 2, d)
+        linear(f"{prefix}.attention_weights", heads * levels * points, d)
+        linear(f"{prefix}.value_proj", d, d)
+        linear(f"{prefix}.output_proj", d, d)
+
+    def mha(prefix: str) -> None:
+        keys[f"{prefix}.in_proj_weight"] = (3 * d, d)
+        keys[f"{prefix}.in_proj_bias"] = (3 * d,)
+        linear(f"{prefix}.out_proj", d, d)
+
+    box_head("transformer.enc_out_bbox_embed")
+    ffn, half = config.encoder_ffn_dim, config.encoder_ffn_dim // 2
+    for i in range(config.encoder_layers):
+        layer = f"transformer.encoder.layers.{i}"
+        deformable(f"{layer}.self_attn", config.encoder_n_points)
+        norm(f"{layer}.norm1", d)
+        linear(f"{layer}.linear1", ffn, d)
+        linear(f"{layer}.linear2", d, ffn)
+        norm(f"{layer}.norm2", d)
+        text = f"transformer.encoder.text_layers.{i}"
+        mha(f"{text}.self_attn")
+        linear(f"{text}.linear1", half, d)
+        linear(f"{text}.linear2", d, half)
+        norm(f"{text}.norm1", d)
+        norm(f"{text}.norm2", d)
+        fusion = f"transformer.encoder.fusion_layers.{i}"
+        keys[f"{fusion}.gamma_v"] = (d,)
+        keys[f"{fusion}.gamma_l"] = (d,)
+        norm(f"{fusion}.layer_norm_v", d)
+        norm(f"{fusion}.layer_norm_l", d)
+        for proj in ("v_proj", "l_proj", "values_v_proj", "values_l_proj"):
+            linear(f"{fusion}.attn.{proj}", half, d)
+        linear(f"{fusion}.attn.out_v_proj", d, half)
+        linear(f"{fusion}.attn.out_l_proj", d, half)
+    dffn = config.decoder_ffn_dim
+    for i in range(config.decoder_layers):
+        layer = f"transformer.decoder.layers.{i}"
+        deformable(f"{layer}.cross_attn", config.decoder_n_points)
+        norm(f"{layer}.norm1", d)
+        mha(f"{layer}.ca_text")
+        norm(f"{layer}.catext_norm", d)
+        mha(f"{layer}.self_attn")
+        norm(f"{layer}.norm2", d)
+        linear(f"{layer}.linear1", dffn, d)
+        linear(f"{layer}.linear2", d, dffn)
+        norm(f"{layer}.norm3", d)
+    norm("transformer.decoder.norm", d)
+    linear("transformer.decoder.ref_point_head.layers.0", d, 2 * d)
+    linear("transformer.decoder.ref_point_head.layers.1", d, d)
+    for i in range(config.decoder_layers):
+        box_head(f"bbox_embed.{i}")
+        box_head(f"transformer.decoder.bbox_embed.{i}")
+    return keys

@@ -26,7 +26,7 @@ from grounded_sam_ros.models.families import infer_family
 from grounded_sam_ros.postprocess import MaskUpsampler
 
 sys.path.insert(0, str(Path(__file__).parent))
-from original_reference import import_modeling, original_sam_keys, reference_dir
+from original_reference import import_modeling, original_grounding_dino_keys, original_sam_keys, reference_dir
 
 IMAGE = load_image(sample_image("chelsea"))  # 451x300
 BOXES = np.array([[20, 30, 200, 250], [150, 60, 440, 290]], np.float32)
@@ -256,3 +256,84 @@ def test_bad_files_fail_with_the_reason(tmp_path, tiny_models):
     config = PipelineConfig(detector_model=str(good), segmenter_model=str(tiny_models[1]))
     with pytest.raises(ValueError, match="is a segmenter"):
         resolve_families(config, LoadOptions())
+
+
+# Grounding DINO: its original code needs torchvision and a compiled op, so no original-classes run here; the map is
+# checked against the published layout (original_grounding_dino_keys) and the transformers model's outputs
+
+
+def _tiny_grounding_dino_config():
+    """Tiny sizes, but the published head and point counts (8 heads, 4 points: not visible in the shapes) and
+    BERT's 64-wide heads, which the converter assumes."""
+    from transformers import BertConfig, GroundingDinoConfig, SwinConfig
+
+    return GroundingDinoConfig(
+        backbone_config=SwinConfig(
+            window_size=7, embed_dim=8, depths=[1, 1, 2, 1], num_heads=[1, 1, 2, 2], out_indices=[2, 3, 4]
+        ),
+        text_config=BertConfig(
+            vocab_size=60, hidden_size=64, num_hidden_layers=1, num_attention_heads=1, intermediate_size=32
+        ),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=2,
+        encoder_ffn_dim=16,
+        decoder_ffn_dim=16,
+        num_queries=30,
+        max_text_len=256,
+    )
+
+
+def test_grounding_dino_original_layout_loads_strictly_with_equal_outputs(tmp_path, tiny_models):
+    from transformers import BertTokenizer, GroundingDinoForObjectDetection, GroundingDinoProcessor
+    from transformers.models.grounding_dino.image_processing_pil_grounding_dino import (
+        GroundingDinoImageProcessorPil,
+    )
+
+    from grounded_sam_ros.models import build_detector
+    from grounded_sam_ros.models.original_grounding_dino import IGNORED, rename_grounding_dino_key
+
+    # The transformers model the original-layout file is written from
+    config = _tiny_grounding_dino_config()
+    torch.manual_seed(0)
+    source = GroundingDinoForObjectDetection(config).eval()
+    with torch.no_grad():
+        source.model.decoder.layer_norm.weight.mul_(0.15)  # spread the scores (as the tiny test models do)
+    reference_dir_ = tmp_path / "reference"
+    source.save_pretrained(reference_dir_)
+    vocab = Path(tiny_models[0]) / "vocab.txt"
+    processor = GroundingDinoProcessor(GroundingDinoImageProcessorPil(), BertTokenizer(str(vocab)))
+    processor.save_pretrained(reference_dir_)
+
+    hf_state = source.state_dict()
+    layout = original_grounding_dino_keys(config)
+    original = {}
+    for key, shape in layout.items():
+        if IGNORED.search(key):  # buffers and the unused BERT pooler: any value
+            original[key] = torch.zeros(shape)
+            continue
+        targets = [name for name, _ in rename_grounding_dino_key(key, torch.zeros(shape))]
+        original[key] = torch.cat([hf_state[t] for t in targets]) if len(targets) == 3 else hf_state[targets[0]]
+        assert tuple(original[key].shape) == shape, key
+    folder = tmp_path / "release"
+    folder.mkdir()
+    path = folder / "groundingdino_tiny.pth"
+    torch.save({"model": original}, path)  # the release files wrap the state dict in {"model": ...}
+    (folder / "vocab.txt").write_bytes(vocab.read_bytes())
+
+    assert infer_family(str(path), LoadOptions()) == "grounding_dino"
+    converted = build_detector("grounding_dino", str(path), LoadOptions())
+    expected = build_detector("grounding_dino", str(reference_dir_), LoadOptions())
+    for detector in (converted, expected):
+        detector.prompt = detector.encode_text(["cat", "red cup"])
+    got = converted.forward(converted.preprocess(IMAGE), converted.prompt)
+    want = expected.forward(expected.preprocess(IMAGE), expected.prompt)
+    np.testing.assert_allclose(got.token_probs, want.token_probs, atol=1e-5)
+    np.testing.assert_allclose(got.boxes_cxcywh, want.boxes_cxcywh, atol=1e-5)
+    assert 0.05 < float(want.token_probs.max(axis=1).mean()) < 0.95  # scores spread: a real comparison
+
+    # A Grounding DINO file is not a segmenter
+    from grounded_sam_ros.pipeline import resolve_families
+
+    with pytest.raises(ValueError, match="is a detector"):
+        resolve_families(PipelineConfig(detector_model=str(path), segmenter_model=str(path)), LoadOptions())

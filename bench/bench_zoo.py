@@ -7,7 +7,8 @@
 
 Models: the published architectures at full size with RANDOM weights (``grounded_sam_ros.models.architectures`` and
 ``architectures_zoo``, built once under ~/.cache/grounded_sam_ros/random-models; same compute as the real ones,
-meaningless outputs). Workload: one 640x480 photo, 4 phrases, the 8 best boxes kept (thresholds 0 + top-k, so every
+meaningless outputs). The first frame of each row runs with the subnormal check's hooks and is the untimed
+warm-up. Workload: one 640x480 photo, 4 phrases, the 8 best boxes kept (thresholds 0 + top-k, so every
 pair segments the same number of boxes). Before timing, each model's activations on the frame are checked for
 subnormal values (they slow CPU matmuls ~10x; STYLE.md): the fraction is reported per row.
 """
@@ -91,7 +92,8 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--frames", type=int, default=2)
-    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=0, help="untimed frames after the subnormal check's frame")
+    parser.add_argument("--sam3-frames", type=int, default=1, help="timed frames of SAM 3 (slow on a CPU)")
     parser.add_argument("--only", nargs="*", default=None, help="row names to run (e.g. owlv2+sam sam3)")
     parser.add_argument("--out", default=None, help="JSON path (default: bench/results/zoo-<device>.json)")
     args = parser.parse_args(argv)
@@ -131,9 +133,10 @@ def main(argv=None) -> int:
         else:
             pipe = GroundedSamPipeline(adapter(detector, "detector"), adapter(segmenter, "segmenter"), config)
         subnormal = _subnormal(pipe, image)
-        _log(f"{name}: subnormal activations {subnormal:.2e}; timing {args.frames} frame(s)")
+        _log(f"{name}: subnormal activations {subnormal:.2e} (that frame was the warm-up); timing")
         load = load_average()[0]
-        row = {"row": name, "subnormal_fraction": subnormal, **_time(pipe, image, args.frames, args.warmup)}
+        frames = args.sam3_frames if segmenter is None else args.frames
+        row = {"row": name, "subnormal_fraction": subnormal, **_time(pipe, image, frames, args.warmup)}
         row["load_average_1min"] = [round(load, 2), round(load_average()[0], 2)]
         results.append(row)
         _log(f"{name}: {row['frame_ms']} ms/frame {row['stages_ms']}")

@@ -337,3 +337,25 @@ def test_grounding_dino_original_layout_loads_strictly_with_equal_outputs(tmp_pa
 
     with pytest.raises(ValueError, match="is a detector"):
         resolve_families(PipelineConfig(detector_model=str(path), segmenter_model=str(path)), LoadOptions())
+
+
+def test_grounding_dino_published_layout_has_the_published_parameter_count():
+    """The layout the converter maps, at the Swin-T OGC configuration (``GroundingDinoConfig()``), holds exactly
+    the 172,839,682 parameters a public parameter dump of IDEA-Research's Swin-T OGC model reports (shared box
+    heads counted once, buffers excluded) — and every one of its keys has a mapping."""
+    import math
+    import re
+
+    from transformers import GroundingDinoConfig
+
+    from grounded_sam_ros.models.original_grounding_dino import IGNORED, rename_grounding_dino_key
+
+    layout = original_grounding_dino_keys(GroundingDinoConfig())
+    shared = re.compile(r"^(transformer\.decoder\.bbox_embed\.|bbox_embed\.[1-9])")
+    buffers = re.compile(r"relative_position_index|position_ids")
+    total = sum(math.prod(s) for k, s in layout.items() if not shared.match(k) and not buffers.search(k))
+    assert total == 172_839_682
+    unmapped = [
+        k for k, s in layout.items() if not IGNORED.search(k) and not rename_grounding_dino_key(k, torch.zeros(s))
+    ]
+    assert unmapped == []

@@ -72,3 +72,49 @@ def test_download_family_fetches_its_default(family, monkeypatch, tmp_path, caps
 def test_download_unknown_family_says_where_to_look(capsys):
     assert main(["download", "--family", "yolo"]) == 2
     assert "unknown family 'yolo'" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # inside pycocotools on numpy 2
+@pytest.mark.parametrize("models", ["owlv2+sam_hq", "sam3"])
+def test_segment_with_zoo_models_matches_the_pipeline(models, tmp_path, capsys):
+    """`grounded-sam segment` with families read from the checkpoints (no family flag) writes the pipeline's result."""
+    import json
+
+    import numpy as np
+    from pycocotools import mask as mask_utils
+
+    from grounded_sam_ros.config import PipelineConfig
+    from grounded_sam_ros.data import load_image, sample_image
+    from grounded_sam_ros.models import tiny_zoo
+    from grounded_sam_ros.pipeline import build_pipeline
+
+    if models == "sam3":
+        sam3 = tiny_zoo.build_tiny_sam3(tmp_path / "sam3")
+        flags, config = ["--one-stage", str(sam3)], {"one_stage_model": str(sam3)}
+        thresholds = ["--box-threshold", "0.55"]
+    else:
+        owlv2, sam_hq = tiny_zoo.build_tiny_owlv2(tmp_path / "owlv2"), tiny_zoo.build_tiny_sam_hq(tmp_path / "sam-hq")
+        flags = ["--detector", str(owlv2), "--segmenter", str(sam_hq)]
+        config = {"detector_model": str(owlv2), "segmenter_model": str(sam_hq)}
+        thresholds = ["--box-threshold", "0.5"]
+    photo = sample_image("chelsea")
+    out = tmp_path / "out"
+    argv = ["segment", str(photo), "--query", "cat . red cup", "--device", "cpu", "--dtype", "float32"]
+    assert main([*argv, *flags, *thresholds, "--max-detections", "3", "--out", str(out)]) == 0
+    got = json.loads((out / "chelsea.json").read_text())
+
+    pipe = build_pipeline(
+        PipelineConfig(device="cpu", dtype="float32", box_threshold=float(thresholds[1]), max_detections=3, **config)
+    )
+    image = load_image(photo)
+    expected = pipe(image, "cat . red cup")
+    assert len(expected.detections) > 0 and len(got["detections"]) == len(expected.detections)
+    height, width = image.shape[:2]
+    for entry, det in zip(got["detections"], expected.detections):
+        assert entry["label"] == det.label and entry["score"] == pytest.approx(det.score, abs=1e-6)
+        np.testing.assert_allclose(entry["box"], det.box, atol=1e-3)
+        rle = entry["mask"]
+        mask = mask_utils.decode(mask_utils.frPyObjects(rle, *rle["size"])).astype(bool)
+        np.testing.assert_array_equal(mask, det.full_mask(height, width))
+    if models == "sam3":
+        assert "(one-stage)" in capsys.readouterr().out

@@ -1,7 +1,7 @@
 # Copyright 2026 grounded_sam_ros developers
 # SPDX-License-Identifier: Apache-2.0
 """The node with the model zoo, over real DDS: switching the segmenter through a lifecycle reconfigure (family read
-from the checkpoint), and refusals with the reason (unknown family at set time, a detector given as segmenter at
+from the checkpoint), then to a one-stage model (SAM 3), and refusals with the reason (unknown family at set time, a detector given as segmenter at
 configure) that leave the node alive and serving. Every wait is on an event (a reply, a message, a log line)."""
 
 from __future__ import annotations
@@ -29,13 +29,14 @@ def test_switch_segmenter_and_refusals(tiny_models, tmp_path_factory):
     if _ros_available():
         pytest.skip(_ros_available())
     from grounded_sam_ros.data import load_image, sample_image
-    from grounded_sam_ros.models.tiny_zoo import build_tiny_owlv2, build_tiny_sam_hq
+    from grounded_sam_ros.models.tiny_zoo import build_tiny_owlv2, build_tiny_sam3, build_tiny_sam_hq
     from grounded_sam_ros.pipeline import build_pipeline
     from grounded_sam_ros.ros import params
     from grounded_sam_ros.ros.conversions import msg_to_mask
 
     root = tmp_path_factory.mktemp("zoo-node")
     sam_hq, owlv2 = build_tiny_sam_hq(root / "sam-hq"), build_tiny_owlv2(root / "owlv2")
+    sam3 = build_tiny_sam3(root / "sam3")
     image = np.ascontiguousarray(load_image(sample_image("chelsea"))[50:249, 40:341])
     node, client, parameters = _start(tiny_models, tmp_path_factory, "zoo-node", query="cat")
     try:
@@ -84,6 +85,26 @@ def test_switch_segmenter_and_refusals(tiny_models, tmp_path_factory):
         stamp = (1_800_000_000, 2)
         client.publish_image(_image_msg(image, stamp))
         assert client.wait_detections(stamp)[1].query == "cat"
+
+        # A one-stage model (SAM 3) replaces both stages: same messages out, its masks
+        assert client.change_state("deactivate") and client.change_state("cleanup")
+        client.wait_diagnostics(lambda d: d["state"] == "unconfigured")
+        results = client.set_parameters(one_stage_model=str(sam3), box_threshold=0.55)
+        assert all(r.successful for r in results), results
+        assert client.change_state("configure") and client.change_state("activate")
+        client.wait_diagnostics(lambda d: d["state"] == "active")
+        client.wait_connected()
+        stamp = (1_800_000_000, 3)
+        client.publish_image(_image_msg(image, stamp))
+        _, msg = client.wait_detections(stamp)
+        config = {**parameters, "one_stage_model": str(sam3), "box_threshold": 0.55}
+        expected = build_pipeline(params.config_from_params(config))(image, "cat")
+        assert len(expected.detections) > 0 and len(msg.detections) == len(expected.detections)
+        for got, want in zip(msg.detections, expected.detections):
+            assert got.label == want.label
+            np.testing.assert_array_equal(
+                msg_to_mask(got.mask_x, got.mask_y, got.mask, 199, 301), want.full_mask(199, 301)
+            )
     finally:
         client.close()
         code, took = node.stop()

@@ -1,8 +1,9 @@
 # Copyright 2026 grounded_sam_ros developers
 # SPDX-License-Identifier: Apache-2.0
 """The node with the model zoo, over real DDS: switching the segmenter through a lifecycle reconfigure (family read
-from the checkpoint), then to a one-stage model (SAM 3), and refusals with the reason (unknown family at set time, a detector given as segmenter at
-configure) that leave the node alive and serving. Every wait is on an event (a reply, a message, a log line)."""
+from the checkpoint), then to a one-stage model (SAM 3), and refusals with the reason (unknown family at set time,
+a detector given as segmenter at configure) that leave the node alive and serving. Every wait is on an event (a
+reply, a message, a log line)."""
 
 from __future__ import annotations
 

@@ -306,3 +306,13 @@ def test_explicit_family_overrides_the_checkpoint(zoo):
         _config(detector_model=str(zoo["grounding_dino"]), detector_family="mm_grounding_dino", segment=False)
     )
     assert type(pipe.detector).__name__ == "GroundingDinoDetector"
+
+
+def test_subnormal_fraction_counts_tiny_activations():
+    """The bench's check before timing random full-size models (STYLE.md): subnormal outputs of any submodule."""
+    from grounded_sam_ros.models.architectures_zoo import subnormal_fraction
+
+    layer = torch.nn.Sequential(torch.nn.Identity(), torch.nn.ReLU())
+    values = torch.tensor([1e-40, 2e-39, 1.0, 0.0])  # two subnormal float32 values, a normal one, a zero
+    assert subnormal_fraction(layer, lambda: layer(values)) == pytest.approx(0.5)
+    assert subnormal_fraction(layer, lambda: layer(torch.ones(8))) == 0.0

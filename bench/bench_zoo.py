@@ -104,11 +104,11 @@ def main(argv=None) -> int:
         box_threshold=0.0, text_threshold=0.0, max_detections=BOXES
     )
     info = machine_info(device)
-    _log(f"building/finding the random full-size models (once) under {default_models_cache()}")
+    _log(f"building/finding the random full-size models (once, when first needed) under {default_models_cache()}")
     gd, sam = build_default_models()
-    dirs = {"grounding_dino": gd, "sam": sam, **build_zoo_models(default_models_cache(), list(DIRS.values()))}
-    dirs.update({key: dirs[name] for key, name in DIRS.items()})
+    dirs: Dict[str, Any] = {"grounding_dino": gd, "sam": sam}
     image = _frame()
+    out = Path(args.out) if args.out else RESULTS / f"zoo-{'cpu' if device == 'cpu' else 'cuda'}.json"
     rows = [(d, s) for d in DETECTORS for s in SEGMENTERS] + [("sam3", None)]
     wanted = set(args.only) if args.only else None
 
@@ -116,6 +116,8 @@ def main(argv=None) -> int:
 
     def adapter(name: str, kind: str) -> Any:
         if name not in loaded:
+            if name not in dirs:
+                dirs[name] = build_zoo_models(default_models_cache(), [DIRS[name]])[DIRS[name]]
             _log(f"loading {name} ({kind}) from {dirs[name]}")
             build = {"detector": build_detector, "segmenter": build_segmenter, "one-stage": build_one_stage}[kind]
             loaded[name] = build(FAMILY.get(name, name), str(dirs[name]), options)
@@ -140,9 +142,13 @@ def main(argv=None) -> int:
         row["load_average_1min"] = [round(load, 2), round(load_average()[0], 2)]
         results.append(row)
         _log(f"{name}: {row['frame_ms']} ms/frame {row['stages_ms']}")
+        _write(out, results, info, options, args)  # after every row: an interrupted run keeps what it measured
 
     _print(results, info, options)
-    out = Path(args.out) if args.out else RESULTS / f"zoo-{'cpu' if device == 'cpu' else 'cuda'}.json"
+    return 0
+
+
+def _write(out: Path, results: List[Dict[str, Any]], info: Dict[str, Any], options: LoadOptions, args) -> None:
     payload = {
         "what": "zoo frame times, RANDOM WEIGHTS (full-size published architectures), "
         f"640x480, query {QUERY!r}, top {BOXES} boxes",
@@ -155,8 +161,7 @@ def main(argv=None) -> int:
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=2) + "\n")
-    _log(f"wrote {out}")
-    return 0
+    _log(f"wrote {out} ({len(results)} row(s))")
 
 
 def _print(results: List[Dict[str, Any]], info: Dict[str, Any], options: LoadOptions) -> None:

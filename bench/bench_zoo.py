@@ -95,6 +95,7 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=0, help="untimed frames after the subnormal check's frame")
     parser.add_argument("--sam3-frames", type=int, default=1, help="timed frames of SAM 3 (slow on a CPU)")
     parser.add_argument("--only", nargs="*", default=None, help="row names to run (e.g. owlv2+sam sam3)")
+    parser.add_argument("--tiny", action="store_true", help="smoke run on tiny random models (seconds, not timings)")
     parser.add_argument("--out", default=None, help="JSON path (default: bench/results/zoo-<device>.json)")
     args = parser.parse_args(argv)
 
@@ -105,10 +106,27 @@ def main(argv=None) -> int:
     )
     info = machine_info(device)
     _log(f"building/finding the random full-size models (once, when first needed) under {default_models_cache()}")
-    gd, sam = build_default_models()
-    dirs: Dict[str, Any] = {"grounding_dino": gd, "sam": sam}
+    if args.tiny:
+        from grounded_sam_ros.models import tiny_zoo
+        from grounded_sam_ros.models.tiny import build_tiny_models, local_cache
+
+        root = local_cache("tiny-zoo")
+        gd, sam = build_tiny_models(root)
+        tiny_builders = {
+            "owlv2": tiny_zoo.build_tiny_owlv2,
+            "omdet_turbo": tiny_zoo.build_tiny_omdet_turbo,
+            "slimsam": tiny_zoo.build_tiny_slimsam,
+            "sam_hq": tiny_zoo.build_tiny_sam_hq,
+            "sam3": tiny_zoo.build_tiny_sam3,
+        }
+        tiny = {k: root / k if (root / k / "config.json").is_file() else b(root / k) for k, b in tiny_builders.items()}
+    else:
+        gd, sam = build_default_models()
+    dirs: Dict[str, Any] = {"grounding_dino": gd, "sam": sam, **(tiny if args.tiny else {})}
     image = _frame()
     out = Path(args.out) if args.out else RESULTS / f"zoo-{'cpu' if device == 'cpu' else 'cuda'}.json"
+    if args.tiny and not args.out:
+        out = Path("/tmp/zoo-tiny.json")
     rows = [(d, s) for d in DETECTORS for s in SEGMENTERS] + [("sam3", None)]
     wanted = set(args.only) if args.only else None
 

@@ -50,7 +50,7 @@ def preprocess_sam3(image: np.ndarray, settings: dict) -> Any:
     import torch
 
     size = settings.get("size") or DEFAULT_IMAGE_SETTINGS["size"]
-    pixels = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]  # (1, 3, H, W) uint8
+    pixels = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None]  # (1, 3, H, W) uint8, a writable copy
     target = (int(size["height"]), int(size["width"]))
     if tuple(pixels.shape[-2:]) != target:
         pixels = torch.nn.functional.interpolate(pixels, size=target, mode="bilinear", antialias=True)

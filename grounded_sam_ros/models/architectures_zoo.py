@@ -27,7 +27,8 @@ def _save(model: Any, out: Path) -> None:
 
 
 def build_full_owlv2(out_dir: os.PathLike, seed: int = 0) -> Path:
-    """OWLv2 ViT-B/16 at 960x960 (``Owlv2Config()``, as google/owlv2-base-patch16-ensemble)."""
+    """OWLv2 ViT-B/16 at 960x960 (``Owlv2Config`` with the 960-pixel vision input of
+    google/owlv2-base-patch16-ensemble; the class default is 768)."""
     import torch
     from transformers import CLIPTokenizer, Owlv2Config, Owlv2ForObjectDetection, Owlv2Processor
     from transformers.models.owlv2.image_processing_pil_owlv2 import Owlv2ImageProcessorPil
@@ -36,7 +37,7 @@ def build_full_owlv2(out_dir: os.PathLike, seed: int = 0) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     write_clip_tokenizer(out)
     torch.manual_seed(seed)
-    model = Owlv2ForObjectDetection(Owlv2Config()).eval()
+    model = Owlv2ForObjectDetection(Owlv2Config(vision_config={"image_size": 960})).eval()
     _save(model, out)
     tokenizer = CLIPTokenizer.from_pretrained(out)
     Owlv2Processor(image_processor=Owlv2ImageProcessorPil(), tokenizer=tokenizer).save_pretrained(out)

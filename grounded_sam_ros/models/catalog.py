@@ -34,7 +34,7 @@ CATALOG: Tuple[ModelEntry, ...] = (
         "Apache-2.0",
         "MM-Grounding-DINO Swin-T",
     ),
-    ModelEntry("owlv2", "detector", "google/owlv2-base-patch16-ensemble", 154.0, "Apache-2.0", "ViT-B/16, 960 px"),
+    ModelEntry("owlv2", "detector", "google/owlv2-base-patch16-ensemble", 155.0, "Apache-2.0", "ViT-B/16, 960 px"),
     ModelEntry(
         "omdet_turbo",
         "detector",

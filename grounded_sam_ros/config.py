@@ -25,15 +25,20 @@ class PipelineConfig:
     """Settings of a Grounded-SAM pipeline.
 
     Model fields take a Hugging Face Hub id (``IDEA-Research/grounding-dino-tiny``) or a local directory holding a
-    model saved with ``save_pretrained``. Thresholds and limits apply per frame and can change between frames without
+    model saved with ``save_pretrained`` (segmenters also an original ``.pth`` file). A pipeline is a detector plus
+    a segmenter, or one one-stage model (``one_stage_model``, e.g. SAM 3), which then replaces both. Families
+    (``grounding_dino``, ``owlv2``, ``sam_hq``, ...) are read from each checkpoint's ``config.json`` when empty; a
+    non-empty family overrides that. Thresholds and limits apply per frame and can change between frames without
     reloading models (see :meth:`GroundedSamPipeline.update_thresholds`).
     """
 
     # Models
     detector_model: str = DEFAULT_DETECTOR
     segmenter_model: str = DEFAULT_SEGMENTER
-    detector_family: str = "grounding_dino"
-    segmenter_family: str = "sam"
+    detector_family: str = ""  # "" = read from the checkpoint
+    segmenter_family: str = ""
+    one_stage_model: str = ""  # a one-stage model (text -> boxes and masks); replaces detector and segmenter
+    one_stage_family: str = ""
     device: str = "auto"
     dtype: str = "auto"
     local_files_only: bool = False
@@ -69,6 +74,14 @@ class PipelineConfig:
             raise ValueError(f"query_overflow={self.query_overflow!r}: expected 'truncate' or 'error'")
         if self.max_image_pixels < 1:
             raise ValueError(f"max_image_pixels={self.max_image_pixels!r}: expected a positive pixel count")
+        for name in ("detector_family", "segmenter_family", "one_stage_family"):
+            family = getattr(self, name)
+            if family:
+                from grounded_sam_ros.models import kind_of
+
+                kind_of(family)  # a ValueError listing the registered families when unknown
+        if self.one_stage_model:
+            return self
         for name in ("detector_model", "segmenter_model"):
             if not str(getattr(self, name)).strip():
                 raise ValueError(f"{name} is empty: give a Hugging Face Hub id or a local model directory")

@@ -6,6 +6,8 @@ Stages, each timed (seconds, in ``FrameResult.timings``):
 ``text`` (query -> tokens, cached per query) -> ``detector_preprocess`` -> ``detector`` -> ``select`` (thresholds,
 labels, NMS, top-k) -> ``segmenter_preprocess`` -> ``segmenter_encoder`` (once per frame) -> ``segmenter_decoder``
 (all boxes in one call) -> ``masks`` (up-sampling inside each mask's support only). SAM is skipped when no box is kept.
+A one-stage model (SAM 3) is the detector stage and predicts the masks with the boxes: the segmenter stages are
+skipped and ``masks`` up-samples its masks.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 import numpy as np
 
 from grounded_sam_ros.config import PipelineConfig
-from grounded_sam_ros.models import LoadOptions, build_detector, build_segmenter
-from grounded_sam_ros.models.base import Detector, Segmenter, TextPrompt
-from grounded_sam_ros.postprocess import MaskUpsampler, select_boxes
+from grounded_sam_ros.models import LoadOptions, build_detector, build_one_stage, build_segmenter
+from grounded_sam_ros.models.base import Detector, DetectorOutput, Segmenter, TextPrompt
+from grounded_sam_ros.models.families import resolve_family
+from grounded_sam_ros.postprocess import BoxSelection, MaskUpsampler, select_boxes
 from grounded_sam_ros.prompts import parse_query
 from grounded_sam_ros.results import Detection, FrameResult
 
@@ -196,7 +199,9 @@ class GroundedSamPipeline:
             )
             for i, (b, s, p) in enumerate(zip(selection.boxes, selection.scores, selection.phrase_index))
         ]
-        if detections and config.segment and self.segmenter is not None:
+        if detections and config.segment and raw.instance_masks is not None:
+            self._instance_masks(raw, selection, detections, (height, width), timer)
+        elif detections and config.segment and self.segmenter is not None:
             self._segment(image, selection.boxes, detections, config.multimask, timer)
         return FrameResult(width, height, prompt.spans.query, detections, timer.timings)
 
@@ -214,6 +219,18 @@ class GroundedSamPipeline:
                 det.mask, det.mask_x, det.mask_y = upsample(mask_logits)
                 det.mask_score = float(np.clip(mask_score, 0.0, 1.0))
 
+    def _instance_masks(
+        self, raw: DetectorOutput, selection: BoxSelection, detections: list, size: Tuple[int, int], timer: _Timer
+    ) -> None:
+        """Masks predicted with the boxes (one-stage models): up-sample the kept ones, no segmenter."""
+        with timer("masks"):
+            probs = raw.instance_masks(selection.query_index)  # (K, h, w) over the stretched image
+            low = probs.shape[-2:]
+            upsample = self._upsampler(low, low, low, size)
+            for det, mask_probs in zip(detections, probs):
+                det.mask, det.mask_x, det.mask_y = upsample(mask_probs, raw.mask_threshold)
+                det.mask_score = det.score
+
     def _upsampler(self, *sizes: Tuple[int, int]) -> MaskUpsampler:
         key = tuple(tuple(int(v) for v in s) for s in sizes)
         upsampler = self._upsamplers.get(key)
@@ -226,7 +243,11 @@ class GroundedSamPipeline:
 
 
 def build_pipeline(config: PipelineConfig) -> GroundedSamPipeline:
-    """Load the configured detector and segmenter once and return a ready pipeline."""
+    """Load the configured detector and segmenter (or one-stage model) once and return a ready pipeline.
+
+    Families are read from the checkpoints when not given; a model of the wrong kind (a segmenter as detector, a
+    one-stage model as segmenter, ...) is refused with the reason before anything is loaded.
+    """
     config = config.validate()
     device = resolve_device(config.device)
     options = LoadOptions(
@@ -236,10 +257,33 @@ def build_pipeline(config: PipelineConfig) -> GroundedSamPipeline:
         allow_pickle=config.allow_pickle,
         cache_dir=config.cache_dir or None,
     )
-    _LOG.info("loading detector %s (%s) on %s", config.detector_model, config.detector_family, device)
-    detector = build_detector(config.detector_family, config.detector_model, options)
+    families = resolve_families(config, options)
     segmenter = None
-    if config.segment:
-        _LOG.info("loading segmenter %s (%s) on %s", config.segmenter_model, config.segmenter_family, device)
-        segmenter = build_segmenter(config.segmenter_family, config.segmenter_model, options)
+    if config.one_stage_model:
+        _LOG.info("loading one-stage model %s (%s) on %s", config.one_stage_model, families["one_stage"], device)
+        detector = build_one_stage(families["one_stage"], config.one_stage_model, options)
+    else:
+        _LOG.info("loading detector %s (%s) on %s", config.detector_model, families["detector"], device)
+        detector = build_detector(families["detector"], config.detector_model, options)
+        if config.segment:
+            _LOG.info("loading segmenter %s (%s) on %s", config.segmenter_model, families["segmenter"], device)
+            segmenter = build_segmenter(families["segmenter"], config.segmenter_model, options)
     return GroundedSamPipeline(detector, segmenter, dataclasses.replace(config, device=device))
+
+
+def resolve_families(config: PipelineConfig, options: LoadOptions) -> Dict[str, str]:
+    """The family of each configured model (``detector``, ``segmenter`` or ``one_stage``), explicit or read from
+    its checkpoint; ``ValueError`` with the reason when a model is of the wrong kind or unknown."""
+    if config.one_stage_model:
+        family = resolve_family(
+            config.one_stage_model, config.one_stage_family, "one-stage", options, "one_stage_model"
+        )
+        return {"one_stage": family}
+    families = {
+        "detector": resolve_family(config.detector_model, config.detector_family, "detector", options, "detector_model")
+    }
+    if config.segment:
+        families["segmenter"] = resolve_family(
+            config.segmenter_model, config.segmenter_family, "segmenter", options, "segmenter_model"
+        )
+    return families

@@ -10,6 +10,8 @@ grounded-sam label photos/ run.mcap --query "cup . person" --out dataset/   # on
 grounded-sam download                      # the two default models, into the Hugging Face cache
 grounded-sam bag in.mcap --topic /cam/image_raw --query "person" --out out.mcap
 grounded-sam mesh photo.jpg --mesh-model osx_l_wo_decoder.pth.tar --smplx-model SMPLX_NEUTRAL.npz --out meshes/
+grounded-sam download --family owlv2       # a family's default model
+grounded-sam models                        # families, default ids, sizes, licences, what is cached
 grounded-sam --version
 """
 
@@ -29,6 +31,7 @@ COMMANDS = (
     "grounded_sam_ros.cli.mesh",
     "grounded_sam_ros.cli.edit",
     "grounded_sam_ros.cli.synth",
+    "grounded_sam_ros.cli.models",
 )
 
 

@@ -38,14 +38,27 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
         "--detector",
         default=defaults.detector_model,
         metavar="ID|DIR",
-        help=f"Grounding DINO Hub id or local directory (default: {defaults.detector_model})",
+        help=f"detector Hub id, local directory or original .pth file (default: {defaults.detector_model})",
     )
     parser.add_argument(
         "--segmenter",
         default=defaults.segmenter_model,
         metavar="ID|DIR",
-        help=f"SAM Hub id or local directory (default: {defaults.segmenter_model})",
+        help=f"segmenter Hub id, local directory or original .pth file (default: {defaults.segmenter_model})",
     )
+    parser.add_argument(
+        "--one-stage",
+        default="",
+        metavar="ID|DIR",
+        help="a one-stage model (text -> boxes and masks, e.g. facebook/sam3) replacing --detector and --segmenter",
+    )
+    for kind in ("detector", "segmenter", "one-stage"):
+        parser.add_argument(
+            f"--{kind}-family",
+            default="",
+            metavar="FAMILY",
+            help=f"{kind} family (default: read from the checkpoint's config.json; `{PROG} models` lists them)",
+        )
     parser.add_argument("--box-threshold", type=float, default=defaults.box_threshold, metavar="F")
     parser.add_argument("--text-threshold", type=float, default=defaults.text_threshold, metavar="F")
     parser.add_argument(
@@ -78,6 +91,10 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     return PipelineConfig(
         detector_model=args.detector,
         segmenter_model=args.segmenter,
+        one_stage_model=args.one_stage,
+        detector_family=args.detector_family,
+        segmenter_family=args.segmenter_family,
+        one_stage_family=args.one_stage_family,
         device=args.device,
         dtype=args.dtype,
         local_files_only=args.local_files_only,
@@ -110,7 +127,8 @@ def has_random_weights(config: PipelineConfig) -> bool:
     """True when a model is a local directory of tiny random weights (built by grounded_sam_ros.models.tiny)."""
     from grounded_sam_ros.models.tiny import has_random_weights as marked
 
-    return any(marked(model) for model in (config.detector_model, config.segmenter_model))
+    models = (config.one_stage_model,) if config.one_stage_model else (config.detector_model, config.segmenter_model)
+    return any(marked(model) for model in models)
 
 
 def load_pipeline(config: PipelineConfig):
@@ -123,8 +141,9 @@ def load_pipeline(config: PipelineConfig):
     except (OSError, ValueError, RuntimeError, ImportError) as exc:
         err(f"could not load the models: {exc}")
         return None
-    print(
-        f"loaded {config.detector_model} + {config.segmenter_model if config.segment else 'no segmenter'} on "
-        f"{pipe.config.device} in {time.perf_counter() - start:.1f}s"
-    )
+    if config.one_stage_model:
+        models = f"{config.one_stage_model} (one-stage)"
+    else:
+        models = f"{config.detector_model} + {config.segmenter_model if config.segment else 'no segmenter'}"
+    print(f"loaded {models} on {pipe.config.device} in {time.perf_counter() - start:.1f}s")
     return pipe

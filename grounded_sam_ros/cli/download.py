@@ -9,6 +9,8 @@ import argparse
 from grounded_sam_ros.cli.common import PROG, err, first_line
 from grounded_sam_ros.config import DEFAULT_DETECTOR, DEFAULT_SEGMENTER
 
+# `download` with no model and no --family: the two defaults (compared by identity to tell "none given")
+DEFAULT_MODELS = [DEFAULT_DETECTOR, DEFAULT_SEGMENTER]
 # What a model needs to load: weights as safetensors, configs and tokenizer/processor files as json/txt
 DOWNLOAD_PATTERNS = ("*.safetensors", "*.json", "*.txt")
 
@@ -24,8 +26,15 @@ def register(commands) -> None:
         "models",
         nargs="*",
         metavar="MODEL",
-        default=[DEFAULT_DETECTOR, DEFAULT_SEGMENTER],
-        help=f"Hub ids (default: {DEFAULT_DETECTOR} {DEFAULT_SEGMENTER})",
+        default=DEFAULT_MODELS,
+        help=f"Hub ids (default, with no --family either: {DEFAULT_DETECTOR} {DEFAULT_SEGMENTER})",
+    )
+    dl.add_argument(
+        "--family",
+        action="append",
+        default=[],
+        metavar="FAMILY",
+        help="also download this family's default model (repeatable; `grounded-sam models` lists them)",
     )
     dl.add_argument("--cache-dir", default="", metavar="DIR", help="Hugging Face cache (default: ~/.cache/...)")
     dl.set_defaults(func=run)
@@ -38,6 +47,16 @@ def run(args: argparse.Namespace) -> int:
 
     if not constants.HF_HUB_DISABLE_PROGRESS_BARS:  # the user's HF_HUB_DISABLE_PROGRESS_BARS=1 wins
         enable_progress_bars()
+    from grounded_sam_ros.models.catalog import default_entry
+
+    models = [] if args.models is DEFAULT_MODELS and args.family else list(args.models)
+    for family in args.family:
+        entry = default_entry(family)
+        if entry is None:
+            err(f"unknown family {family!r}; `{PROG} models` lists the families")
+            return 2
+        models.append(entry.model_id)
+    args.models = models
     cache = args.cache_dir or str(constants.HF_HUB_CACHE)
     offline = bool(constants.HF_HUB_OFFLINE)
     failed: list[str] = []

@@ -10,7 +10,7 @@ post-processing in :mod:`grounded_sam_ros.postprocess`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence, Tuple
+from typing import Any, Callable, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -31,10 +31,16 @@ class DetectorOutput:
 
     token_probs: (Q, T) float32 sigmoid scores of Q queries against T text positions.
     boxes_cxcywh: (Q, 4) float32 centre-x, centre-y, width, height normalised to [0, 1] of the source image.
+    instance_masks: only from one-stage models (SAM 3), which predict a mask with every box:
+        ``instance_masks(rows)`` -> (K, h, w) float32 mask probabilities in [0, 1] of the queries ``rows`` ((K,)
+        int64), over the model's square input, which is the whole source image stretched (no padding); a source
+        pixel is inside when its bilinearly up-sampled probability is above ``mask_threshold``.
     """
 
     token_probs: np.ndarray
     boxes_cxcywh: np.ndarray
+    instance_masks: Optional[Callable[[np.ndarray], np.ndarray]] = None
+    mask_threshold: float = 0.5
 
 
 @dataclass

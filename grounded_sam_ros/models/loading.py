@@ -73,7 +73,8 @@ def load_pretrained(
 ) -> Any:
     """``model_cls.from_pretrained(model_id)`` under the package's policy.
 
-    - ``model_id`` is a Hub id or a local directory; ``~`` is expanded.
+    - ``model_id`` is a Hub id, a local directory or an original ``.pth`` checkpoint (converted once and cached,
+      see :mod:`grounded_sam_ros.models.original`); ``~`` is expanded.
     - safetensors only unless ``options.allow_pickle`` (transformers then loads with ``weights_only=True``);
       never ``trust_remote_code``.
     - offline when ``options.local_files_only`` or ``HF_HUB_OFFLINE=1``; a missing model raises
@@ -82,6 +83,12 @@ def load_pretrained(
       ``extra`` are further ``from_pretrained`` keyword arguments (e.g. ``torch_dtype``).
     """
     path = Path(os.path.expanduser(model_id))
+    if path.suffix in (".pth", ".pt"):
+        from grounded_sam_ros.models.original import converted_dir
+
+        # An original release checkpoint: converted once into a cached Hugging Face directory
+        path = converted_dir(model_id)
+        model_id = str(path)
     if path.is_dir():
         check_dir(path, options.allow_pickle)
         source = str(path)
@@ -131,3 +138,38 @@ def _is_missing_weights(exc: Exception) -> bool:
         "is not a local folder",
     )
     return any(n in text for n in needles)
+
+
+def load_json(model_id: str, filename: str, options: LoadOptions, what: str = "model") -> dict:
+    """``filename`` (a json file such as ``preprocessor_config.json``) of a Hub id or local model directory.
+
+    For processors whose transformers class cannot be used here (those that import torchvision): their settings are
+    read from the same file the official processor reads, and the adapter applies them itself.
+    """
+    import json
+
+    path = Path(os.path.expanduser(model_id))
+    if path.suffix in (".pth", ".pt"):
+        from grounded_sam_ros.models.original import converted_dir
+
+        path = converted_dir(model_id)
+    if path.is_dir():
+        file = path / filename
+        if not file.is_file():
+            raise ModelNotFoundError(f"{what} directory {path} has no {filename}")
+        return json.loads(file.read_text())
+    if _looks_like_path(model_id):
+        raise ModelNotFoundError(f"{what} directory {model_id!r} does not exist")
+    from huggingface_hub import hf_hub_download
+
+    try:
+        file = hf_hub_download(
+            model_id, filename, cache_dir=options.cache_dir or None, local_files_only=offline_requested(options)
+        )
+    except Exception as exc:
+        raise ModelNotFoundError(
+            f"could not load {filename} of {what} {model_id!r}: not in the Hugging Face cache "
+            f"{hub_cache_dir(options.cache_dir)} (or the Hub was unreachable). On a machine with internet run:\n"
+            f"    grounded-sam download {model_id}\nCause: {str(exc).splitlines()[0][:200]}"
+        ) from exc
+    return json.loads(Path(file).read_text())

@@ -53,12 +53,12 @@ def _folded_forward(self: Any, hidden_states: torch.Tensor, output_attentions: b
 def use_folded_rel_pos_attention(model: Any) -> int:
     """Give every SDPA attention of SAM's image encoder the folded forward; returns how many were changed.
 
-    Only ``SamVisionSdpaAttention`` modules change (eager attention, which can return attention weights, is left
+    Only ``SamVisionSdpaAttention`` (and SAM-HQ's identical ``SamHQVisionSdpaAttention``) modules change (eager attention, which can return attention weights, is left
     alone); their parameters are untouched.
     """
     changed = 0
     for module in model.modules():
-        if type(module).__name__ == "SamVisionSdpaAttention":
+        if type(module).__name__ in ("SamVisionSdpaAttention", "SamHQVisionSdpaAttention"):
             module.forward = _folded_forward.__get__(module)
             changed += 1
     return changed

@@ -152,7 +152,10 @@ class GroundedSamNode(LifecycleNode):
         except ValueError as exc:
             log.error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
-        log.info(f"loading models: detector {config.detector_model}, segmenter {config.segmenter_model}")
+        if config.one_stage_model:
+            log.info(f"loading models: one-stage {config.one_stage_model}")
+        else:
+            log.info(f"loading models: detector {config.detector_model}, segmenter {config.segmenter_model}")
         started = time.monotonic()
         try:
             from grounded_sam_ros.pipeline import build_pipeline

@@ -70,16 +70,47 @@ CORE_PARAMS: Tuple[ParamSpec, ...] = (
     ParamSpec(
         "detector_model",
         DEFAULT_DETECTOR,
-        "Grounding DINO: Hugging Face Hub id or local directory saved with save_pretrained.",
+        "Detector (Grounding DINO, OWLv2, OmDet-Turbo): Hugging Face Hub id, local directory saved with "
+        "save_pretrained, or an original .pth checkpoint.",
         CONFIGURE,
         config_field="detector_model",
     ),
     ParamSpec(
         "segmenter_model",
         DEFAULT_SEGMENTER,
-        "SAM: Hugging Face Hub id or local directory saved with save_pretrained.",
+        "Segmenter (SAM, SlimSAM, SAM-HQ): Hugging Face Hub id, local directory saved with save_pretrained, or an "
+        "original .pth checkpoint.",
         CONFIGURE,
         config_field="segmenter_model",
+    ),
+    ParamSpec(
+        "one_stage_model",
+        _DEFAULTS.one_stage_model,
+        "A one-stage model (text -> boxes and masks, e.g. facebook/sam3) replacing detector and segmenter; "
+        "'' = use detector_model + segmenter_model.",
+        CONFIGURE,
+        config_field="one_stage_model",
+    ),
+    ParamSpec(
+        "detector_family",
+        _DEFAULTS.detector_family,
+        "Detector family (grounding_dino, mm_grounding_dino, owlv2, omdet_turbo); '' = read from the checkpoint.",
+        CONFIGURE,
+        config_field="detector_family",
+    ),
+    ParamSpec(
+        "segmenter_family",
+        _DEFAULTS.segmenter_family,
+        "Segmenter family (sam, sam_hq, ...); '' = read from the checkpoint.",
+        CONFIGURE,
+        config_field="segmenter_family",
+    ),
+    ParamSpec(
+        "one_stage_family",
+        _DEFAULTS.one_stage_family,
+        "One-stage model family (sam3); '' = read from the checkpoint.",
+        CONFIGURE,
+        config_field="one_stage_family",
     ),
     ParamSpec("device", _DEFAULTS.device, f"Torch device: {DEVICES_HELP}.", CONFIGURE, config_field="device"),
     ParamSpec(

@@ -20,6 +20,9 @@ DETECTORS: Dict[str, Tuple[str, str]] = {
 }
 SEGMENTERS: Dict[str, Tuple[str, str]] = {
     "sam": ("grounded_sam_ros.models.sam", "SamSegmenter"),
+    # SAM 2 / 2.1 and EdgeTAM image models (also the key-frame segmenters of the sam2 tracker)
+    "sam2": ("grounded_sam_ros.models.sam2", "Sam2Segmenter"),
+    "edgetam": ("grounded_sam_ros.models.sam2", "EdgeTamSegmenter"),
 }
 
 

@@ -82,6 +82,10 @@ def build_tiny_sam2(out_dir: os.PathLike, seed: int = 0) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     model = Sam2VideoModel(tiny_sam2_config()).eval()
+    # Random weights put the object-score logit at ~0, where the video model blanks a mask whenever it dips below
+    # 0; bias it to "object present" (+3) so propagated masks are there to compare, as with a trained model.
+    with torch.no_grad():
+        model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(3.0)
     model.save_pretrained(out)
     Sam2Preprocessor(size=(TINY_SAM2_SIZE, TINY_SAM2_SIZE)).save_pretrained(out)
     mark_random_weights(out)

@@ -617,3 +617,41 @@ def test_stop_interrupts_then_kills():
     started = time.monotonic()
     assert processes.stop(proc, 0.5) is None
     assert proc.poll() is not None and time.monotonic() - started < 5.0
+
+
+@pytest.mark.ros
+def test_bayer_frame_gives_detections_and_a_malformed_one_leaves_the_node_serving(ros_node, sample):
+    import cv2
+    from sensor_msgs.msg import Image
+
+    node, client, _ = ros_node
+    _set_query(client, "cat", "cat")
+    height, width = sample.shape[:2]
+    # An RGGB sensor's recording of the sample: R at even rows/cols, B at odd rows/cols, G elsewhere
+    rows, cols = np.mgrid[0:height, 0:width]
+    channel = np.where(rows % 2 == 0, np.where(cols % 2 == 0, 0, 1), np.where(cols % 2 == 0, 1, 2))
+    raw = np.take_along_axis(sample, channel[:, :, None], axis=2)[:, :, 0]
+    bayer = Image(height=height, width=width, encoding="bayer_rggb8", step=width, data=raw.tobytes())
+    bayer.header.stamp.sec, bayer.header.stamp.nanosec = 1_040_000_000, 1
+    client.publish_image(bayer)
+    _, msg = client.wait_detections((1_040_000_000, 1))
+    # What the node must have seen: OpenCV's RGGB demosaic of the same bytes (its explicit pattern name), sent as
+    # rgb8 to the same node (so earlier tests' configuration changes apply to both)
+    client.publish_image(_image_msg(cv2.cvtColor(raw, cv2.COLOR_BayerRGGB2RGB), (1_040_000_000, 2), encoding="rgb8"))
+    _, expected = client.wait_detections((1_040_000_000, 2))
+    assert len(msg.detections) == len(expected.detections) > 0
+    assert [d.label for d in msg.detections] == [d.label for d in expected.detections]
+    np.testing.assert_allclose([d.score for d in msg.detections], [d.score for d in expected.detections], atol=1e-5)
+    np.testing.assert_allclose([d.box for d in msg.detections], [d.box for d in expected.detections], atol=1e-3)
+
+    # Malformed: one byte short. The node counts it as invalid and keeps serving
+    before = int(client.wait_diagnostics(lambda d: True)["invalid_inputs"])
+    short = Image(height=height, width=width, encoding="bayer_rggb8", step=width, data=raw.tobytes()[:-1])
+    short.header.stamp.sec = 1_040_000_001
+    client.publish_image(short)
+    client.wait_diagnostics(lambda d: int(d["invalid_inputs"]) == before + 1)
+    assert node.alive()
+    bayer.header.stamp.sec = 1_040_000_002
+    client.publish_image(bayer)
+    client.wait_detections((1_040_000_002, 1))
+    assert "data holds" in node.log() and "bayer_rggb8" in node.log()

@@ -6,7 +6,8 @@
 #   1. .venv with exactly the versions in requirements.txt (re-run only when requirements.txt changes)
 #   2. the ROS wheels' CMake exports pointed at this machine's Python and numpy headers
 #   3. `colcon build` of this package into install/ (re-run only when its inputs change)
-# Afterwards: `source .venv/bin/activate && source install/setup.bash`.
+#   4. .venv/bin/grounded-sam, running this checkout's CLI (rewritten only when its content changes)
+# Afterwards: `source .venv/bin/activate && source install/setup.bash`; `grounded-sam --help` works after the first.
 #
 # Environment: PYTHON (interpreter for the venv, default python3.11 or python3), FORCE=1 to redo every step.
 set -euo pipefail
@@ -121,6 +122,9 @@ if [[ "${FORCE:-0}" == 1 || ! -f "$BUILD_STAMP" || "$(cat "$BUILD_STAMP")" != "$
 else
   log "install/ is up to date"
 fi
+
+# --- 4. `grounded-sam` on the venv's PATH (a shim running this checkout's CLI; no pip install) ------------------------
+bash "$ROOT/tools/install_cli.sh" "$VENV"
 
 [[ -x install/grounded_sam_ros/lib/grounded_sam_ros/grounded_sam_node ]] \
   || die "install/grounded_sam_ros/lib/grounded_sam_ros/grounded_sam_node is missing after the build"

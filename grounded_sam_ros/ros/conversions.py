@@ -2,15 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Conversions between ROS messages and the pipeline's arrays and result types (no rclpy, no cv_bridge).
 
-Images: ``sensor_msgs/Image`` (rgb8, bgr8, rgba8, bgra8, mono8) and ``sensor_msgs/CompressedImage`` (JPEG, PNG)
-to ``HxWx3 uint8 RGB`` and back. Masks: a full-size ``HxW bool`` mask <-> (mask_x, mask_y, mono8 crop). Results:
+Images: ``sensor_msgs/Image`` (every encoding of :mod:`grounded_sam_ros.encodings`, which does the work from the
+message's fields) and ``sensor_msgs/CompressedImage`` (JPEG, PNG) to ``HxWx3 uint8 RGB``, and RGB back to rgb8/bgr8/
+rgba8/bgra8/mono8. Masks: a full-size ``HxW bool`` mask <-> (mask_x, mask_y, mono8 crop). Results:
 :class:`grounded_sam_ros.results.FrameResult` <-> ``grounded_sam_ros/DetectionArray``.
 """
 
 from __future__ import annotations
 
 import array
-import io
 from typing import Optional, Tuple
 
 import numpy as np
@@ -18,17 +18,17 @@ from geometry_msgs.msg import Point, Vector3
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from grounded_sam_ros.encodings import compressed_to_rgb, pixel_array, raw_to_rgb
 from grounded_sam_ros.geometry import depth_to_metres
 from grounded_sam_ros.masks import crop_mask, uncrop_mask
 from grounded_sam_ros.msg import Detection as DetectionMsg
 from grounded_sam_ros.msg import DetectionArray
 from grounded_sam_ros.results import Detection, FrameResult, Instance3D
 
-# Encodings read by image_msg_to_rgb -> channels per pixel (all 8 bits per channel)
+# Encodings written by rgb_to_image_msg -> channels per pixel (8 bits per channel). image_msg_to_rgb reads these
+# and every other encoding of grounded_sam_ros.encodings.
 ENCODING_CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
 _SUPPORTED = ", ".join(ENCODING_CHANNELS)
-
-COMPRESSED_FORMATS = ("JPEG", "PNG")
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -39,50 +39,17 @@ COMPRESSED_FORMATS = ("JPEG", "PNG")
 def image_msg_to_rgb(msg: Image) -> np.ndarray:
     """A ``sensor_msgs/Image`` as an ``HxWx3 uint8 RGB`` array (a copy, independent of the message).
 
-    Reads rgb8, bgr8, rgba8 (alpha dropped), bgra8 and mono8 (grey replicated to 3 channels); row padding
-    (``step > width * channels``) is skipped. ``is_bigendian`` does not matter for 8-bit channels.
+    Every encoding of :mod:`grounded_sam_ros.encodings` (8- and 16-bit colour and grey, 8UC1/3/4, Bayer, YUV 4:2:2);
+    row padding (``step > width * bytes per pixel``) is skipped, 16-bit data is read in the message's byte order.
     Raises ``ValueError`` for another encoding, an empty image, a ``step`` shorter than a row, or ``data`` whose
     length is not ``height * step``.
     """
-    encoding = msg.encoding.strip().lower()
-    channels = ENCODING_CHANNELS.get(encoding)
-    if channels is None:
-        raise ValueError(
-            f"unsupported image encoding {msg.encoding!r}: expected one of {_SUPPORTED} "
-            "(convert 16-bit, float or Bayer images to rgb8/bgr8 before sending them)"
-        )
-    pixels = _image_pixels(msg, channels, encoding)
-    if encoding == "rgb8":
-        rgb = pixels
-    elif encoding == "bgr8":
-        rgb = pixels[:, :, ::-1]
-    elif encoding == "rgba8":
-        rgb = pixels[:, :, :3]
-    elif encoding == "bgra8":
-        rgb = pixels[:, :, 2::-1]
-    else:  # mono8
-        rgb = np.repeat(pixels, 3, axis=2)
-    # A copy: the pixels above are a view into the message's buffer
-    return np.array(rgb, dtype=np.uint8, order="C", copy=True)
+    return raw_to_rgb(msg.encoding, msg.width, msg.height, msg.step, msg.is_bigendian, msg.data)
 
 
 def _image_pixels(msg: Image, channels: int, encoding: str) -> np.ndarray:
     """The message's pixels as an ``HxWxC uint8`` view (padding removed), after checking its geometry."""
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    if height == 0 or width == 0:
-        raise ValueError(f"empty image: {width}x{height} pixels ({encoding})")
-    row = width * channels
-    if step < row:
-        raise ValueError(
-            f"step={step} is shorter than one row: width {width} x {channels} channel(s) of {encoding} = {row} bytes"
-        )
-    data = np.frombuffer(msg.data, dtype=np.uint8)
-    if data.size != height * step:
-        raise ValueError(
-            f"data holds {data.size} bytes, expected height x step = {height} x {step} = {height * step} "
-            f"for a {width}x{height} {encoding} image"
-        )
-    return data.reshape(height, step)[:, :row].reshape(height, width, channels)
+    return pixel_array(msg.width, msg.height, msg.step, msg.data, channels, encoding)
 
 
 # Depth encodings read by depth_msg_to_metres -> (numpy dtype, encoding passed to geometry.depth_to_metres)
@@ -110,47 +77,12 @@ def depth_msg_to_metres(msg: Image, scale: Optional[float] = None) -> np.ndarray
 
 
 def compressed_msg_to_rgb(msg: CompressedImage) -> np.ndarray:
-    """A JPEG or PNG ``sensor_msgs/CompressedImage`` decoded to ``HxWx3 uint8 RGB``.
+    """A JPEG or PNG (8- or 16-bit) ``sensor_msgs/CompressedImage`` decoded to ``HxWx3 uint8 RGB``.
 
-    The format is read from the data itself (``msg.format`` is informative only). Raises ``ValueError`` for empty,
-    truncated or corrupt data, another format, or a 16-bit/float image (e.g. compressedDepth).
+    The format is read from the data itself (``msg.format`` is informative, except that compressedDepth is refused).
+    Raises ``ValueError`` for empty, truncated or corrupt data, another format, or a float/depth image.
     """
-    from PIL import Image as PILImage
-
-    data = bytes(msg.data)
-    if not data:
-        raise ValueError(f"compressed image is empty (format {msg.format!r})")
-    try:
-        with PILImage.open(io.BytesIO(data)) as img:
-            kind = img.format
-            if kind not in COMPRESSED_FORMATS:
-                raise ValueError(f"compressed image is {kind}, expected JPEG or PNG (format field {msg.format!r})")
-            if kind == "JPEG" and not _jpeg_complete(data):
-                raise ValueError("compressed JPEG is truncated: its scan data has no end-of-image marker")
-            # load() raises on truncated data unless ImageFile.LOAD_TRUNCATED_IMAGES was set by someone
-            img.load()
-            if img.mode not in ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr"):
-                raise ValueError(
-                    f"compressed {kind} has pixel mode {img.mode} (16-bit or float, e.g. depth): "
-                    "expected an 8-bit colour or grey image"
-                )
-            rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    except ValueError:
-        raise
-    except (OSError, SyntaxError, EOFError, PILImage.DecompressionBombError) as err:
-        raise ValueError(f"cannot decode compressed image ({len(data)} bytes, format {msg.format!r}): {err}") from err
-    return np.ascontiguousarray(rgb)
-
-
-def _jpeg_complete(data: bytes) -> bool:
-    """True when an end-of-image marker (FF D9) follows the last start-of-scan (FF DA).
-
-    Pillow fills a JPEG cut inside its scan data with grey when ``ImageFile.LOAD_TRUNCATED_IMAGES`` is set, and a
-    JPEG cut just before its end marker can decode without error at all; this check catches both. FF D9 cannot occur
-    inside entropy-coded data (FF is stuffed as FF 00), so the marker after the last scan is the image's own.
-    """
-    last_scan = data.rfind(b"\xff\xda")
-    return last_scan >= 0 and data.find(b"\xff\xd9", last_scan + 2) >= 0
+    return compressed_to_rgb(msg.data, msg.format)
 
 
 def rgb_to_image_msg(image: np.ndarray, header: Optional[Header] = None, encoding: str = "rgb8") -> Image:

@@ -2,158 +2,154 @@
 # SPDX-License-Identifier: Apache-2.0
 """The ``grounded_sam`` lifecycle node: a thin ROS adapter over :class:`grounded_sam_ros.pipeline.GroundedSamPipeline`.
 
+The node keeps the lifecycle, the image input, the worker, the query and the pipeline call; every output, service
+and per-frame step is a capability (:mod:`grounded_sam_ros.ros.capabilities`, contract in ``capabilities/base.py``).
+
 Topics (relative names, remap as usual)::
 
     image              sensor_msgs/Image            in   sensor-data QoS (or reliable: image_reliability)
     image/compressed   sensor_msgs/CompressedImage  in   when compressed_input is true
     query              std_msgs/String              in   reliable + transient local, depth 1
-    detections         grounded_sam_ros/DetectionArray   out  header = the source frame's header
-    annotated_image    sensor_msgs/Image (rgb8)     out  drawn only while someone subscribes
-    depth/image        sensor_msgs/Image 16UC1/32FC1     in   when use_depth; QoS as image, keep last 5
-    depth/camera_info  sensor_msgs/CameraInfo       in   when use_depth; best effort (matches any publisher)
-    detections_markers visualization_msgs/MarkerArray    out  when use_depth: a box + label per 3D instance
-    instances_cloud    sensor_msgs/PointCloud2      out  when use_depth and publish_cloud, while someone subscribes
     /diagnostics       diagnostic_msgs/DiagnosticArray   out  ~1 Hz: fps, latency, dropped frames, last error
-    segment            grounded_sam_ros/Segment     service
+    detections         grounded_sam_ros/DetectionArray   out  capabilities.detections: stamped as the source frame
+    annotated_image    sensor_msgs/Image (rgb8)     out  capabilities.annotated: drawn only for subscribers
+    depth/image, depth/camera_info, detections_markers, instances_cloud      capabilities.depth (use_depth)
+    segment            grounded_sam_ros/Segment     service: capabilities.segment
 
-Execution model: image callbacks only store the newest frame in a :class:`FrameSlot`; one worker thread converts it,
-runs the pipeline and publishes. The ``segment`` service hands its inference to the same worker (before the next
-frame) and waits for it, so there is never more than one inference at a time and all model work stays on one thread;
-parameters, lifecycle requests and other callbacks are answered meanwhile by a multi-threaded executor. Models load on
-the lifecycle ``configure`` transition and are freed on ``cleanup``.
-
-Depth (``use_depth``): depth callbacks only store the message in a :class:`DepthFusion`; after the pipeline's result
-the worker pairs the frame with the depth image closest in stamp (within ``depth_slop``) and measures each instance
-there (pure :mod:`grounded_sam_ros.geometry`). A frame without matching depth is published without 3D
-(``has_3d`` false) and the diagnostics say why.
+Execution model: image callbacks only store the newest frame in a :class:`FrameSlot`; one worker thread takes it,
+runs the capabilities' ``before_inference`` hooks, the pipeline (wrapped by their ``infer`` hooks) and their
+``on_result`` hooks (which publish). Services hand their inference to the same worker (before the next frame) and
+wait for it (:meth:`GroundedSamNode.run_on_worker`), so there is never more than one inference at a time and all
+model work stays on one thread; parameters, lifecycle requests and other callbacks are answered meanwhile by a
+multi-threaded executor. Models load on the lifecycle ``configure`` transition and are freed on ``cleanup``.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import gc
-import os
-import queue
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Sequence, Type
 
-import numpy as np
-import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
-from std_msgs.msg import Header, String
-from visualization_msgs.msg import MarkerArray
+from std_msgs.msg import String
 
-from grounded_sam_ros.geometry import DepthFilter
-from grounded_sam_ros.msg import DetectionArray
 from grounded_sam_ros.results import FrameResult
-from grounded_sam_ros.ros import conversions, depth_fusion, params
-from grounded_sam_ros.ros.depth_fusion import DepthFusion, FusionOutcome, stamp_ns
-from grounded_sam_ros.ros.geometry_msgs_conv import (
-    markers_from_detections,
-    pointcloud_from_points,
-    published_marker_ids,
-)
-from grounded_sam_ros.ros.runtime import Frame, FrameSlot, Job, LogThrottle, NodeStats, RateLimiter, SequenceGaps
-from grounded_sam_ros.srv import Segment
+from grounded_sam_ros.ros import params, spin
+from grounded_sam_ros.ros.camera_inputs import CameraInput, frame_context, pipeline_status
+from grounded_sam_ros.ros.capabilities import CAPABILITIES, Camera, Capability, FrameContext
+from grounded_sam_ros.ros.param_table import Settings
+from grounded_sam_ros.ros.qos import QUERY_QOS
+from grounded_sam_ros.ros.runtime import Frame, LogThrottle, RateLimiter, Worker
 
 NODE_NAME = "grounded_sam"
 THROTTLE_S = 5.0
 SERVICE_TIMEOUT_S = 300.0  # a service call waits at most this long for the worker
-DEPTH_WAIT_S = 0.1  # after inference, how long a frame waits for a matching depth image that may still be coming
-DEPTH_MAX_LAG_S = 1.0  # ...unless the newest depth image is older than the frame by more than this (stream stalled)
-
-
-def image_qos(reliability: str) -> QoSProfile:
-    """Keep only the newest frame; best effort (sensor data) unless ``reliability == 'reliable'``."""
-    return QoSProfile(
-        history=HistoryPolicy.KEEP_LAST,
-        depth=1,
-        reliability=ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT,
-        durability=DurabilityPolicy.VOLATILE,
-    )
-
-
-QUERY_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST,
-    depth=1,
-    reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.TRANSIENT_LOCAL,
-)
-OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
-ANNOTATED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE)
-CAMERA_INFO_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
-
-
-def depth_qos(reliability: str) -> QoSProfile:
-    """Like :func:`image_qos` but keeping 5 frames, so that the depth matching a colour frame is still there."""
-    qos = image_qos(reliability)
-    qos.depth = 5
-    return qos
 
 
 class GroundedSamNode(LifecycleNode):
-    """Grounded-SAM as a lifecycle node (see the module docstring for its interface)."""
+    """Grounded-SAM as a lifecycle node (see the module docstring for its interface).
 
-    def __init__(self, **kwargs: Any) -> None:
+    ``capabilities``: the capability classes it is made of (default: the registry ``CAPABILITIES``).
+    """
+
+    def __init__(self, capabilities: Sequence[Type[Capability]] = CAPABILITIES, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
-        self._values: Dict[str, Any] = params.declare(self)
+        self._capability_types = tuple(capabilities)
+        self._table = params.node_table(self._capability_types)
+        self._values: Dict[str, Any] = self._table.declare(self)
         self._query = ""
         try:
             self._query = params.clean_query(self._values["query"])
         except ValueError as exc:
             self.get_logger().error(f"initial query parameter ignored: {exc}")
-        self._settings = params.NodeSettings()
+        self._settings: Settings = self._table.default_settings()
 
         self._pipe = None  # GroundedSamPipeline while configured
         self._active = False
         self._infer_lock = threading.Lock()  # guards the pipeline: one inference (or model load/free) at a time
-        self._jobs: "queue.SimpleQueue[Job]" = queue.SimpleQueue()  # service inferences, run by the worker
         self._state_lock = threading.Lock()  # guards _pending
         self._pending: Dict[str, Any] = {}  # per-frame pipeline settings to apply before the next inference
-        self._slot: FrameSlot[Frame] = FrameSlot()
-        self._gaps = SequenceGaps()
+        self._inputs: List[CameraInput] = [CameraInput(Camera())]
         self._rate = RateLimiter()
-        self._stats = NodeStats()
-        self._worker: Optional[threading.Thread] = None
-        self._stop = threading.Event()
+        self._worker = Worker("grounded_sam_worker", wake=self._wake)  # all model work; services hand theirs over
         self._no_query_logged = False
         self._throttle = LogThrottle(THROTTLE_S)
-        self._subs: List[Any] = []
-        self._detections_pub = None
-        self._annotated_pub = None
-        self._depth = DepthFusion()
-        self._markers_pub = None
-        self._cloud_pub = None
-        self._marker_ids: Set[int] = set()  # marker ids on screen (published last frame), for the DELETEs
-        self._marker_frame = ""
 
         self._frames_group = MutuallyExclusiveCallbackGroup()
-        self._depth_group = MutuallyExclusiveCallbackGroup()
-        self._service_group = MutuallyExclusiveCallbackGroup()
         self.add_on_set_parameters_callback(self._on_set_parameters)
         # Raw so that a malformed message (e.g. non-UTF-8 bytes) is rejected here, not inside the executor
         self.create_subscription(String, "query", self._on_query, QUERY_QOS, raw=True)
-        self.create_service(Segment, "segment", self._on_segment, callback_group=self._service_group)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, self._publish_diagnostics)
+
+    # ----------------------------------------------------------------------------------------------- for capabilities
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def query(self) -> str:
+        return self._query
+
+    @property
+    def active(self) -> bool:
+        return self._active
+
+    @property
+    def pipeline(self):
+        return self._pipe
+
+    def run_on_worker(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the worker thread (between frames) and return its result; re-raises its exception."""
+        return self._worker.call(fn, SERVICE_TIMEOUT_S)
+
+    def process(self, frame: FrameContext, query: str) -> Optional[FrameResult]:
+        """The inference on ``frame`` then every capability's ``on_result``; None when stopped. Worker thread only."""
+        inp = self._input(frame.camera)
+        result = self._infer(inp, frame, query)
+        if result is None:
+            return None
+        for capability in inp.capabilities:
+            try:
+                capability.on_result(frame, result)
+            except Exception as exc:  # noqa: BLE001 - one failing output must not take the others down
+                reason = f"{type(capability).__name__}: {type(exc).__name__}: {exc}"
+                inp.stats.error(reason)
+                self.log_throttled(f"frame output failed: {reason}", error=True)
+        return result
+
+    def latest_frame(self, camera: Camera) -> Optional[FrameContext]:
+        """The last frame received on ``camera`` as a context for a request (``publish`` false), or None."""
+        frame = self._input(camera).slot.latest
+        if frame is None:
+            return None
+        return frame_context(camera, frame, publish=False)
+
+    def count_error(self, camera: Camera, reason: str, invalid_input: bool = False) -> None:
+        self._input(camera).stats.error(reason, invalid_input=invalid_input)
+
+    def log_throttled(self, message: str, error: bool = False) -> None:
+        """One line per kind of problem every THROTTLE_S seconds (a bad stream must not flood the log)."""
+        line = self._throttle.check(_shorten(message))
+        if line is not None:
+            (self.get_logger().error if error else self.get_logger().warning)(line)
 
     # ----------------------------------------------------------------------------------------------- lifecycle
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         log = self.get_logger()
         try:
-            settings = params.settings_from_params(self._values)
-            config = params.config_from_params(self._values)
+            settings = self._table.settings_from(self._values)
+            config = self._table.config_from(self._values)
         except ValueError as exc:
             log.error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
@@ -173,31 +169,13 @@ class GroundedSamNode(LifecycleNode):
         self._rate.max_rate = settings.max_rate
         with self._state_lock:
             self._pending.clear()
-        self._detections_pub = self.create_lifecycle_publisher(DetectionArray, "detections", OUTPUT_QOS)
-        self._annotated_pub = self.create_lifecycle_publisher(Image, "annotated_image", ANNOTATED_QOS)
-        qos = image_qos(settings.image_reliability)
-        self._subs = [self.create_subscription(Image, "image", self._on_image, qos, callback_group=self._frames_group)]
-        if settings.compressed_input:
-            self._subs.append(
-                self.create_subscription(
-                    CompressedImage, "image/compressed", self._on_compressed, qos, callback_group=self._frames_group
-                )
-            )
-        if settings.use_depth:
-            self._markers_pub = self.create_lifecycle_publisher(MarkerArray, "detections_markers", OUTPUT_QOS)
-            if settings.publish_cloud:
-                self._cloud_pub = self.create_lifecycle_publisher(PointCloud2, "instances_cloud", ANNOTATED_QOS)
-            group = self._depth_group
-            self._subs.append(
-                self.create_subscription(
-                    Image, "depth/image", self._on_depth, depth_qos(settings.image_reliability), callback_group=group
-                )
-            )
-            self._subs.append(
-                self.create_subscription(
-                    CameraInfo, "depth/camera_info", self._on_camera_info, CAMERA_INFO_QOS, callback_group=group
-                )
-            )
+        try:
+            for inp in self._inputs:
+                inp.open(self, self._capability_types, self._on_frame, self._frames_group)
+        except Exception as exc:  # noqa: BLE001 - a capability that cannot start fails the transition, cleanly
+            log.error(f"configure failed: {type(exc).__name__}: {exc}")
+            self._teardown()
+            return TransitionCallbackReturn.FAILURE
         self._start_worker()
         return super().on_configure(state)
 
@@ -232,19 +210,11 @@ class GroundedSamNode(LifecycleNode):
             self.trigger_activate()
 
     def _teardown(self) -> None:
-        """Stop the worker, drop subscriptions and publishers, free the models."""
+        """Stop the worker, drop subscriptions and capabilities, free the models."""
         self._active = False
         self.stop_worker(timeout=10.0)
-        for sub in self._subs:
-            self.destroy_subscription(sub)
-        self._subs = []
-        for pub in (self._detections_pub, self._annotated_pub, self._markers_pub, self._cloud_pub):
-            if pub is not None:
-                self.destroy_lifecycle_publisher(pub)
-        self._detections_pub = self._annotated_pub = self._markers_pub = self._cloud_pub = None
-        self._slot.clear()
-        self._depth.clear()
-        self._marker_ids = set()
+        for inp in self._inputs:
+            inp.close(self)
         with self._infer_lock:
             self._pipe = None
         gc.collect()
@@ -254,143 +224,65 @@ class GroundedSamNode(LifecycleNode):
     # ----------------------------------------------------------------------------------------------- worker
 
     def _start_worker(self) -> None:
-        self._stop = threading.Event()
-        self._slot.reopen()
-        self._worker = threading.Thread(target=self._work, name="grounded_sam_worker", daemon=True)
-        self._worker.start()
+        for inp in self._inputs:
+            inp.slot.reopen()
+        self._worker.start(self._work)
 
     def stop_worker(self, timeout: float) -> bool:
         """Ask the worker to stop and wait up to ``timeout`` s; False when it is still busy with an inference."""
-        self._stop.set()
-        self._slot.close()
-        worker, self._worker = self._worker, None
-        stopped = True
-        if worker is not None:
-            worker.join(timeout)
-            stopped = not worker.is_alive()
-        self._cancel_jobs()
-        return stopped
+        for inp in self._inputs:
+            inp.slot.close()
+        return self._worker.stop(timeout)
 
-    def _cancel_jobs(self) -> None:
-        while True:
-            try:
-                self._jobs.get_nowait().cancel("the node is stopping or cleaning up; call again once it is active")
-            except queue.Empty:
-                return
+    def _wake(self) -> None:
+        for inp in self._inputs:
+            inp.slot.wake()
 
-    def _run_jobs(self) -> None:
-        while not self._stop.is_set():
-            try:
-                job = self._jobs.get_nowait()
-            except queue.Empty:
-                return
-            job.run()
-
-    def _work(self) -> None:
-        stop = self._stop
+    def _work(self, stop: threading.Event) -> None:
+        inp = self._inputs[0]
         while not stop.is_set():
             # Service calls first: they are waiting for an answer
-            self._run_jobs()
+            self._worker.run_jobs()
             # Honour max_rate; frames keep replacing each other meanwhile, so the newest is processed
             wait = self._rate.wait_time()
             if wait > 0.0:
-                self._slot.wait(min(wait, 0.5))
+                inp.slot.wait(min(wait, 0.5))
                 continue
-            frame = self._slot.take(timeout=0.5)
+            frame = inp.slot.take(timeout=0.5)
             if frame is None or not self._active:
                 continue
+            try:
+                self._serve(inp, frame)
+            except Exception as exc:  # noqa: BLE001 - the worker never dies; the reason is logged and counted
+                inp.stats.error(f"{type(exc).__name__}: {exc}")
+                self.log_throttled(f"frame failed: {type(exc).__name__}: {exc}", error=True)
+
+    def _serve(self, inp: CameraInput, frame: Frame) -> None:
+        """One streamed frame: its query, the inference and every capability's output."""
+        ctx = frame_context(inp.camera, frame, publish=True)
+        try:
             query = self._query  # the frame finishes with the query it started with
+            for capability in inp.capabilities:
+                query = capability.before_inference(ctx, query)
             if not query:
-                self._stats.count("skipped_no_query")
+                inp.stats.count("skipped_no_query")
                 if not self._no_query_logged:
                     self._no_query_logged = True
                     self.get_logger().info("frames arrive but the query is empty: no inference until one is set")
-                continue
+                return
             self._rate.mark()
-            try:
-                self._process(frame, query)
-            except Exception as exc:  # noqa: BLE001 - the worker never dies; the reason is logged and counted
-                self._stats.error(f"{type(exc).__name__}: {exc}")
-                self._log_throttled(f"frame failed: {type(exc).__name__}: {exc}", error=True)
-
-    def _process(self, frame: Frame, query: str) -> None:
-        try:
-            image = self._to_rgb(frame)
+            ctx.image  # noqa: B018 - convert now: a malformed frame is an invalid input, not an inference error
         except ValueError as exc:
-            self._stats.error(f"bad frame: {exc}", invalid_input=True)
-            self._log_throttled(f"frame ignored: {exc}")
+            inp.stats.error(f"bad frame: {exc}", invalid_input=True)
+            self.log_throttled(f"frame ignored: {exc}")
             return
         started = time.monotonic()
-        result = self._infer(image, query)
-        if result is None:  # stopped during the debug delay
-            return
-        header = frame.msg.header
-        detections_pub, annotated_pub = self._detections_pub, self._annotated_pub
-        if detections_pub is None:
-            return
-        cloud_pub = self._cloud_pub
-        want_cloud = cloud_pub is not None and cloud_pub.get_subscription_count() > 0
-        depth = self._fuse_depth(result, header, want_cloud) if self._settings.use_depth else None
-        detections_pub.publish(conversions.result_to_msg(result, header))
-        self._stats.record(frame.received, started, time.monotonic())
-        if depth is not None:
-            self._publish_3d(result, header, depth, cloud_pub if want_cloud else None)
-        if annotated_pub is not None and annotated_pub.get_subscription_count() > 0:
-            from grounded_sam_ros.visualize import annotate
+        if self.process(ctx, query) is not None:
+            inp.stats.record(frame.received, started, time.monotonic())
 
-            annotated_pub.publish(conversions.rgb_to_image_msg(annotate(image, result), header))
-            self._stats.count("annotated")
-
-    def _fuse_depth(self, result: FrameResult, header: Header, want_cloud: bool = False) -> FusionOutcome:
-        """Fill the detections' 3D fields from the depth image matching ``header``'s stamp; never raises."""
-        settings = self._settings
-        try:
-            outcome = self._depth.fuse(
-                result.detections,
-                stamp_ns(header.stamp),
-                (result.image_width, result.image_height),
-                slop_s=settings.depth_slop,
-                depth_filter=DepthFilter(min_points=settings.depth_min_points),
-                scale=settings.depth_scale,
-                cloud_stride=settings.cloud_stride if want_cloud else 0,
-                wait_s=DEPTH_WAIT_S,
-                max_lag_s=DEPTH_MAX_LAG_S,
-            )
-        except Exception as exc:  # noqa: BLE001 - a 3D failure must not lose the 2D detections
-            for det in result.detections:
-                det.instance_3d = None
-            outcome = self._depth.missed(depth_fusion.FAILED, f"3D step failed: {type(exc).__name__}: {exc}")
-        if not outcome.fused:
-            self._log_throttled(f"no 3D for this frame: {outcome.reason}")
-        return outcome
-
-    def _publish_3d(self, result: FrameResult, header: Header, depth: FusionOutcome, cloud_pub) -> None:
-        """Markers (and the cloud) for a frame, stamped like the colour frame, in the depth optical frame."""
-        markers_pub = self._markers_pub
-        if markers_pub is None:
-            return
-        if depth.fused:
-            self._marker_frame = depth.frame_id
-        out_header = Header(frame_id=self._marker_frame or header.frame_id)
-        out_header.stamp = header.stamp
-        markers = markers_from_detections(result.detections, out_header, previous_ids=self._marker_ids)
-        self._marker_ids = published_marker_ids(result.detections)
-        if markers.markers:
-            markers_pub.publish(markers)
-        if cloud_pub is not None:
-            points, ids = depth.points, depth.ids
-            if points is None:  # no depth: an empty cloud clears the last one
-                points, ids = np.zeros((0, 3), np.float32), np.zeros(0, np.uint32)
-            cloud_pub.publish(pointcloud_from_points(points, ids, out_header))
-
-    def _to_rgb(self, frame: Frame) -> np.ndarray:
-        """HxWx3 uint8 RGB from a received message; ValueError with the reason for a bad one."""
-        if frame.compressed:
-            return conversions.compressed_msg_to_rgb(frame.msg)
-        return conversions.image_msg_to_rgb(frame.msg)
-
-    def _infer(self, image: np.ndarray, query: str) -> Optional[FrameResult]:
-        """Run the pipeline under the inference lock, after applying pending per-frame settings."""
+    def _infer(self, inp: CameraInput, frame: FrameContext, query: str) -> Optional[FrameResult]:
+        """The pipeline (wrapped by the capabilities' ``infer`` hooks) under the inference lock, after applying
+        pending per-frame settings; None when stopped during the debug delay."""
         with self._infer_lock:
             pipe = self._pipe
             if pipe is None:
@@ -399,125 +291,70 @@ class GroundedSamNode(LifecycleNode):
                 updates, self._pending = self._pending, {}
             if updates:
                 pipe.update(**updates)
-            if self._settings.debug_delay > 0.0 and self._stop.wait(self._settings.debug_delay):
+            if self._settings.debug_delay > 0.0 and self._worker.stop_event.wait(self._settings.debug_delay):
                 return None
-            return pipe(image, query)
+            call = pipe.__call__
+            for capability in reversed(inp.capabilities):
+                call = functools.partial(capability.infer, frame, call_next=call)
+            return call(frame.image, query)
 
-    def _infer_with_depth(self, image: np.ndarray, query: str, header: Header) -> Optional[FrameResult]:
-        """The pipeline's result, with 3D fields when use_depth and a depth image matches ``header``'s stamp."""
-        result = self._infer(image, query)
-        if result is not None and self._settings.use_depth:
-            self._fuse_depth(result, header)
-        return result
+    def _input(self, camera: Camera) -> CameraInput:
+        return self._inputs[camera.index]
 
     # ----------------------------------------------------------------------------------------------- callbacks
 
-    def _on_image(self, msg: Image, info: Dict[str, Any]) -> None:
-        self._on_frame(Frame(msg, time.monotonic()), info)
-
-    def _on_compressed(self, msg: CompressedImage, info: Dict[str, Any]) -> None:
-        self._on_frame(Frame(msg, time.monotonic(), compressed=True), info)
-
-    def _on_frame(self, frame: Frame, info: Dict[str, Any]) -> None:
+    def _on_frame(self, inp: CameraInput, compressed: bool, msg: Any, info: Dict[str, Any]) -> None:
         if not self._active:
             return
         gid = info.get("publisher_gid") or {}
-        self._gaps.observe(bytes(gid.get("data", b"")), info.get("publication_sequence_number"))
-        self._slot.put(frame)
-
-    def _on_depth(self, msg: Image) -> None:
-        self._depth.add_depth(msg)
-
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._depth.add_camera_info(msg)
+        inp.gaps.observe(bytes(gid.get("data", b"")), info.get("publication_sequence_number"))
+        inp.slot.put(Frame(msg, time.monotonic(), compressed=compressed))
 
     def _on_query(self, data: bytes) -> None:
         try:
             raw = deserialize_message(data, String).data
         except Exception as exc:  # noqa: BLE001 - malformed message from the wire
-            self._stats.error(f"bad query message: {exc}", invalid_input=True)
-            self._log_throttled(f"query message ignored: not a valid std_msgs/String ({exc})")
+            self._inputs[0].stats.error(f"bad query message: {exc}", invalid_input=True)
+            self.log_throttled(f"query message ignored: not a valid std_msgs/String ({exc})")
             return
         # Through the parameter, so that validation happens in one place and `ros2 param get` tells the truth
         result = self.set_parameters([Parameter("query", Parameter.Type.STRING, raw)])[0]
         if not result.successful:
-            self._stats.error(result.reason, invalid_input=True)
+            self._inputs[0].stats.error(result.reason, invalid_input=True)
 
     def _on_set_parameters(self, parameters: List[Parameter]) -> SetParametersResult:
-        changes = {p.name: p.value for p in parameters if p.name in params.SPECS}
+        changes = {p.name: p.value for p in parameters if p.name in self._table.by_name}
         try:
-            cleaned = params.check_changes(self._values, changes, configured=self._pipe is not None)
+            cleaned = self._table.check_changes(self._values, changes, configured=self._pipe is not None)
         except ValueError as exc:
             reason = _shorten(str(exc))
             self.get_logger().warning(f"parameter change rejected: {reason}")
             return SetParametersResult(successful=False, reason=reason)
         self._values.update(changes)
-        if "query" in cleaned and cleaned["query"] != self._query:
-            self._query = cleaned["query"]
-            self._no_query_logged = False
-            shown = self._query if len(self._query) <= 200 else self._query[:200] + "..."
-            self.get_logger().info(f"query: '{shown}'" if self._query else "query cleared: inference paused")
         if "max_rate" in cleaned:
             self._rate.max_rate = cleaned["max_rate"]
-        settings = params.live_settings(cleaned)
+        settings = self._table.live_settings(cleaned)
         if settings:
-            self._settings = dataclasses.replace(self._settings, **settings)
-        updates = params.live_updates(cleaned)
+            self._settings = self._settings.replace(**settings)
+        updates = self._table.live_updates(cleaned)
         if updates:
             with self._state_lock:
                 self._pending.update(updates)
+        if "query" in cleaned and cleaned["query"] != self._query:
+            self._set_query(cleaned["query"])
         return SetParametersResult(successful=True)
 
-    def _run_on_worker(self, fn):
-        """Run ``fn`` on the worker thread (between frames) and return its result; re-raises its exception."""
-        job = Job(fn)
-        self._jobs.put(job)
-        self._slot.wake()
-        if self._worker is None:  # stopped between the check and the put
-            self._cancel_jobs()
-        if not job.wait(SERVICE_TIMEOUT_S):
-            raise TimeoutError(f"the worker did not run the request within {SERVICE_TIMEOUT_S:.0f} s")
-        return job.result()
-
-    def _on_segment(self, request: Segment.Request, response: Segment.Response) -> Segment.Response:
-        response.success = False
-        try:
-            if not self._active:
-                response.message = "the node is not active: configure and activate it (ros2 lifecycle set ...)"
-                return response
-            if request.image.width == 0:
-                frame = self._slot.latest
-                if frame is None:
-                    response.message = "no frame received yet on 'image'; send one or put an image in the request"
-                    return response
-            else:
-                frame = Frame(request.image, time.monotonic())
-            query = params.clean_query(request.query) if request.query.strip() else self._query
-            if not query:
-                response.message = "no query: give one in the request, on the 'query' topic or as the 'query' parameter"
-                return response
-            image = self._to_rgb(frame)
-            result = self._run_on_worker(lambda: self._infer_with_depth(image, query, frame.msg.header))
-            if result is None:
-                response.message = "the node is shutting down"
-                return response
-            response.detections = conversions.result_to_msg(result, frame.msg.header)
-            response.success = True
-            response.message = f"{len(result.detections)} detection(s) for '{result.query}'"
-        except ValueError as exc:
-            response.message = f"invalid request: {exc}"
-        except Exception as exc:  # noqa: BLE001 - a service answers, it never raises
-            self._stats.error(f"{type(exc).__name__}: {exc}")
-            response.message = f"inference failed: {type(exc).__name__}: {exc}"
-        if not response.success:
-            self._log_throttled(f"segment: {response.message}")
-        return response
-
-    def _log_throttled(self, message: str, error: bool = False) -> None:
-        """One line per kind of problem every THROTTLE_S seconds (a bad stream must not flood the log)."""
-        line = self._throttle.check(_shorten(message))
-        if line is not None:
-            (self.get_logger().error if error else self.get_logger().warning)(line)
+    def _set_query(self, query: str) -> None:
+        self._query = query
+        self._no_query_logged = False
+        shown = query if len(query) <= 200 else query[:200] + "..."
+        self.get_logger().info(f"query: '{shown}'" if query else "query cleared: inference paused")
+        for inp in self._inputs:
+            for capability in inp.capabilities:
+                try:
+                    capability.on_query(query)
+                except Exception as exc:  # noqa: BLE001
+                    self.log_throttled(f"{type(capability).__name__}.on_query failed: {exc}", error=True)
 
     # ----------------------------------------------------------------------------------------------- diagnostics
 
@@ -525,51 +362,17 @@ class GroundedSamNode(LifecycleNode):
         try:
             self._diag_pub.publish(self._diagnostics())
         except Exception as exc:  # noqa: BLE001
-            self._log_throttled(f"diagnostics failed: {exc}", error=True)
+            self.log_throttled(f"diagnostics failed: {exc}", error=True)
 
     def _diagnostics(self) -> DiagnosticArray:
-        snap = self._stats.snapshot()
-        depth = self._depth.snapshot()
-        if not self._settings.use_depth:
-            depth["depth_status"] = "off"
-        pipe = self._pipe
-        state = "active" if self._active else ("inactive" if pipe is not None else "unconfigured")
-        status = DiagnosticStatus(name=f"{self.get_fully_qualified_name()}: pipeline", hardware_id=self._device())
-        recent_error = snap["last_error_age_s"] is not None and snap["last_error_age_s"] < 10.0
-        if state != "active":
-            status.level, status.message = DiagnosticStatus.WARN, f"{state}: not processing frames"
-        elif not self._query:
-            status.level, status.message = DiagnosticStatus.WARN, "no query: not processing frames"
-        elif recent_error and snap["errors"]:
-            status.level, status.message = DiagnosticStatus.ERROR, snap["last_error"][:200]
-        elif self._settings.use_depth and depth["depth_status"] not in (depth_fusion.OK, depth_fusion.WAITING):
-            status.level, status.message = DiagnosticStatus.WARN, f"no 3D: {depth['last_depth_error'][:200]}"
-        else:
-            status.level = DiagnosticStatus.OK
-            status.message = f"{snap['fps']:.1f} fps, latency {snap['latency_ms_mean']:.0f} ms"
-        values = {
-            "state": state,
-            "query": self._query,
-            "fps": f"{snap['fps']:.2f}",
-            "latency_ms": f"{snap['latency_ms_mean']:.1f}",
-            "latency_ms_max": f"{snap['latency_ms_max']:.1f}",
-            "inference_ms": f"{snap['inference_ms_mean']:.1f}",
-            "frames_received": str(self._slot.received),
-            "frames_processed": str(snap["processed"]),
-            "frames_dropped": str(self._slot.dropped + self._gaps.lost),
-            "frames_dropped_in_transport": str(self._gaps.lost),
-            "frames_skipped_no_query": str(snap["skipped_no_query"]),
-            "invalid_inputs": str(snap["invalid_inputs"]),
-            "inference_errors": str(snap["errors"]),
-            "annotated_images": str(snap["annotated"]),
-            "last_error": snap["last_error"][:500],
+        state = "active" if self._active else ("inactive" if self._pipe is not None else "unconfigured")
+        extra = {
             "detector_model": str(self._values["detector_model"]),
             "segmenter_model": str(self._values["segmenter_model"]),
             "max_rate": str(self._rate.max_rate),
-            "use_depth": str(self._settings.use_depth).lower(),
-            **depth,
         }
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        name = f"{self.get_fully_qualified_name()}: pipeline"
+        status = pipeline_status(name, self._device(), state, self._query, self._inputs, extra)
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.get_clock().now().to_msg()
         return msg
@@ -583,44 +386,8 @@ def _shorten(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
-def spin(executor: MultiThreadedExecutor, node: GroundedSamNode) -> None:
-    """Spin until shutdown; an exception raised inside the executor (e.g. a malformed request) is logged, not fatal."""
-    while rclpy.ok():
-        try:
-            executor.spin_once(timeout_sec=0.5)
-        except (KeyboardInterrupt, ExternalShutdownException):
-            return
-        except Exception as exc:  # noqa: BLE001 - never die on input
-            node.get_logger().error(f"callback failed: {type(exc).__name__}: {exc}", throttle_duration_sec=THROTTLE_S)
-
-
 def main(args: Optional[List[str]] = None) -> None:
-    rclpy.init(args=args)
-    node: Optional[GroundedSamNode] = None
-    executor: Optional[MultiThreadedExecutor] = None
-    stopped = True
-    try:
-        node = GroundedSamNode()
-        node.autostart()
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        spin(executor, node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            # An inference in progress cannot be interrupted; do not wait for it longer than a moment
-            stopped = node.stop_worker(timeout=2.0)
-        if executor is not None:
-            executor.shutdown(timeout_sec=1.0)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    if not stopped:
-        # The worker (a daemon thread) is still inside the model: exit without waiting for it
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+    spin.run(GroundedSamNode, args)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 # Copyright 2026 grounded_sam_ros developers
 # SPDX-License-Identifier: Apache-2.0
-"""The node's ROS parameters: declared once from one table, validated in one place, turned into a PipelineConfig.
+"""The node's ROS parameters: the core table here, each capability's own in its module; one set of rules over all.
 
-Everything here except :func:`declare` and :func:`descriptor` is pure Python (no ``rclpy``), so the rules are
-unit-tested without ``rclpy.init``. Each parameter says when a change takes effect:
+The core parameters (query, models, per-frame thresholds, image input, rate) are listed here; a capability declares
+its own in its module (``PARAMS``, e.g. the depth settings in :mod:`grounded_sam_ros.ros.capabilities.depth`).
+:data:`TABLE` joins them in registration order and applies the rules of :mod:`grounded_sam_ros.ros.param_table`
+(declared once, validated in one place, turned into a PipelineConfig). The module-level names below are that table's.
+Pure Python apart from :func:`declare` and :func:`descriptor`: the rules are unit-tested without ``rclpy.init``.
+Each parameter says when a change takes effect:
 
 - ``live``: from the next frame, without reloading models (query, thresholds, rate);
 - ``configure``: only while the node is unconfigured — models load on the lifecycle ``configure`` transition, so a
@@ -13,47 +17,32 @@ unit-tested without ``rclpy.init``. Each parameter says when a change takes effe
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, Mapping, Tuple, Type
 
 from grounded_sam_ros.config import DEFAULT_DETECTOR, DEFAULT_SEGMENTER, DEVICES_HELP, DTYPES, PipelineConfig
-from grounded_sam_ros.prompts import normalize_query
-
-LIVE = "live"
-CONFIGURE = "configure"
-STARTUP = "startup"
+from grounded_sam_ros.ros.capabilities import CAPABILITIES, Capability, capability_params
+from grounded_sam_ros.ros.param_table import (  # noqa: F401 - re-exported: the names users of this module know
+    CONFIGURE,
+    LIVE,
+    STARTUP,
+    ParamSpec,
+    ParamTable,
+    Settings,
+    descriptor,
+)
+from grounded_sam_ros.ros.query import clean_query
 
 RELIABILITIES = ("best_effort", "reliable")
 
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One ROS parameter: its default (which also fixes its type), meaning, limits and when it applies."""
-
-    name: str
-    default: Any
-    description: str
-    applies: str = LIVE
-    low: Optional[float] = None  # inclusive range, ints for int parameters
-    high: Optional[float] = None
-    choices: Tuple[str, ...] = ()
-    config_field: Optional[str] = None  # PipelineConfig field this parameter fills; None for node-only ones
-
-    @property
-    def type(self) -> type:
-        return type(self.default)
-
-
 _DEFAULTS = PipelineConfig()
 
-PARAMS: Tuple[ParamSpec, ...] = (
+CORE_PARAMS: Tuple[ParamSpec, ...] = (
     ParamSpec(
         "query",
         "",
         "Phrases to find, separated by '.' or ',' (e.g. 'red cup . person'). Empty = run no inference. "
         "Also set by the 'query' topic and per call of the 'segment' service.",
+        clean=clean_query,
     ),
     # Models (loaded on configure)
     ParamSpec(
@@ -167,49 +156,6 @@ PARAMS: Tuple[ParamSpec, ...] = (
         "Configure and activate at start-up, so the node works without a lifecycle manager.",
         STARTUP,
     ),
-    # Depth: 3D instances (see the README's "3D instances from depth")
-    ParamSpec(
-        "use_depth",
-        False,
-        "Subscribe to 'depth/image' (16UC1 mm or 32FC1 m, registered to the colour image) and 'depth/camera_info', "
-        "and fill each detection's 3D fields and 'detections_markers'.",
-        CONFIGURE,
-    ),
-    ParamSpec(
-        "depth_slop",
-        0.05,
-        "A depth image is fused with a colour frame only if their header stamps differ by at most this many seconds.",
-        low=0.0,
-        high=5.0,
-    ),
-    ParamSpec(
-        "depth_scale",
-        0.0,
-        "Metres per raw depth unit (e.g. 0.00025 for quarter-millimetre 16UC1); 0 = from the encoding "
-        "(16UC1: 0.001, 32FC1: 1).",
-        low=0.0,
-        high=100.0,
-    ),
-    ParamSpec(
-        "depth_min_points",
-        30,
-        "An instance needs at least this many valid depth pixels under its mask to get a 3D position (has_3d).",
-        low=1,
-        high=1_000_000,
-    ),
-    ParamSpec(
-        "publish_cloud",
-        False,
-        "Also publish 'instances_cloud' (sensor_msgs/PointCloud2: x, y, z, instance) while someone subscribes.",
-        CONFIGURE,
-    ),
-    ParamSpec(
-        "cloud_stride",
-        1,
-        "Keep every n-th point of each instance in 'instances_cloud' (1 = all).",
-        low=1,
-        high=1000,
-    ),
     ParamSpec(
         "debug_delay",
         0.0,
@@ -219,173 +165,57 @@ PARAMS: Tuple[ParamSpec, ...] = (
     ),
 )
 
-SPECS: Dict[str, ParamSpec] = {spec.name: spec for spec in PARAMS}
 
+def node_table(capabilities: Iterable[Type[Capability]] = CAPABILITIES) -> ParamTable:
+    """The parameter table of a node made of ``capabilities``: the core parameters, then each capability's."""
+    capabilities = tuple(capabilities)
+    return ParamTable(CORE_PARAMS + capability_params(capabilities), checks=[cap.check for cap in capabilities])
+
+
+TABLE = node_table()
+PARAMS: Tuple[ParamSpec, ...] = TABLE.specs
+SPECS: Dict[str, ParamSpec] = TABLE.by_name
 # Pipeline fields that GroundedSamPipeline.update() applies per frame without reloading models
-LIVE_CONFIG_FIELDS = tuple(s.config_field for s in PARAMS if s.applies == LIVE and s.config_field)
-# Node-only parameters that apply from the next frame (NodeSettings fields)
-LIVE_NODE_FIELDS = tuple(s.name for s in PARAMS if s.applies == LIVE and not s.config_field)
-
-
-@dataclass(frozen=True)
-class NodeSettings:
-    """The node-only parameters (everything that does not reach the pipeline)."""
-
-    query: str = ""  # normalised; "" = no query
-    compressed_input: bool = False
-    image_reliability: str = "best_effort"
-    max_rate: float = 0.0
-    autostart: bool = True
-    debug_delay: float = 0.0
-    use_depth: bool = False
-    depth_slop: float = 0.05  # seconds
-    depth_scale: float = 0.0  # metres per raw unit; 0 = from the encoding
-    depth_min_points: int = 30
-    publish_cloud: bool = False
-    cloud_stride: int = 1
+LIVE_CONFIG_FIELDS = TABLE.live_config_fields
+# Node-only parameters that apply from the next frame (Settings fields)
+LIVE_NODE_FIELDS = TABLE.live_node_fields
 
 
 def defaults() -> Dict[str, Any]:
     """Every parameter's default value by name."""
-    return {spec.name: spec.default for spec in PARAMS}
-
-
-def clean_query(raw: str) -> str:
-    """A query as the node stores it: normalised (``"Red cup, person"`` -> ``"red cup . person"``).
-
-    Blank means "no query" and gives ``""``. Raises ``ValueError`` (with the reason) for a query that is not blank but
-    holds no phrase, is too long, holds undecodable bytes (U+FFFD), or is not a string.
-    """
-    if not isinstance(raw, str):
-        raise ValueError(f"query must be a string, got {type(raw).__name__}")
-    if not raw.strip():
-        return ""
-    if "\ufffd" in raw:
-        # ROS decodes bytes that are not UTF-8 as U+FFFD: the sender's text is lost, so refuse it
-        raise ValueError("query holds bytes that are not valid UTF-8 (decoded as U+FFFD); send UTF-8 text")
-    return normalize_query(raw)
+    return TABLE.defaults()
 
 
 def validate_value(name: str, value: Any) -> Any:
-    """Check one parameter value; return it cleaned (queries normalised, ints as int), or raise ``ValueError``."""
-    spec = SPECS.get(name)
-    if spec is None:
-        raise ValueError(f"unknown parameter {name!r}; known: {', '.join(SPECS)}")
-    # Types: bool is an int in Python, so check it first; an int is accepted for a float parameter
-    if spec.type is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{name}={value!r}: expected true or false")
-    elif spec.type is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{name}={value!r}: expected an integer")
-    elif spec.type is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"{name}={value!r}: expected a finite number")
-        value = float(value)
-    elif spec.type is str and not isinstance(value, str):
-        raise ValueError(f"{name}={value!r}: expected a string")
-    if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
-        raise ValueError(f"{name}={value!r}: expected a value in [{spec.low}, {spec.high}]")
-    if spec.choices and value not in spec.choices:
-        raise ValueError(f"{name}={value!r}: expected one of {', '.join(spec.choices)}")
-    if name == "query":
-        try:
-            return clean_query(value)
-        except ValueError as exc:
-            raise ValueError(f"query rejected: {exc}") from None
-    return value
+    """Check one parameter value; return it cleaned (queries normalised, ints as float), or raise ``ValueError``."""
+    return TABLE.validate_value(name, value)
 
 
 def check_changes(current: Mapping[str, Any], changes: Mapping[str, Any], configured: bool) -> Dict[str, Any]:
-    """Validate a set of parameter changes as one; return the cleaned new values or raise ``ValueError``.
-
-    ``current`` holds every parameter's present value; ``configured`` is true while models are loaded (lifecycle
-    states inactive and active), when ``configure`` parameters cannot change.
-    """
-    cleaned = {name: validate_value(name, value) for name, value in changes.items()}
-    for name, value in cleaned.items():
-        spec = SPECS[name]
-        if value == current.get(name):
-            continue
-        if spec.applies == STARTUP:
-            raise ValueError(f"{name} is read once at start-up; restart the node to change it")
-        if spec.applies == CONFIGURE and configured:
-            raise ValueError(
-                f"{name} applies when the models load: deactivate and clean up the node first "
-                f"(ros2 lifecycle set <node> deactivate; ros2 lifecycle set <node> cleanup), set {name}, "
-                "then configure and activate again"
-            )
-    # Cross-field checks (PipelineConfig.validate) on the combined result
-    merged = {**current, **cleaned}
-    config_from_params(merged)
-    return cleaned
+    """Validate a set of parameter changes as one (see :meth:`ParamTable.check_changes`)."""
+    return TABLE.check_changes(current, changes, configured)
 
 
 def config_from_params(values: Mapping[str, Any]) -> PipelineConfig:
     """The PipelineConfig described by parameter values (missing ones take their defaults); validated."""
-    merged = {**defaults(), **values}
-    fields = {spec.config_field: merged[spec.name] for spec in PARAMS if spec.config_field}
-    unknown = set(fields) - {f.name for f in dataclasses.fields(PipelineConfig)}
-    if unknown:
-        raise ValueError(f"parameter table names unknown PipelineConfig field(s): {', '.join(sorted(unknown))}")
-    for name in ("detector_model", "segmenter_model"):
-        if isinstance(fields.get(name), str):
-            fields[name] = fields[name].strip()
-    return PipelineConfig(**fields).validate()
+    return TABLE.config_from(values)
 
 
-def settings_from_params(values: Mapping[str, Any]) -> NodeSettings:
+def settings_from_params(values: Mapping[str, Any]) -> Settings:
     """The node-only settings described by parameter values, each validated (``ValueError`` names the bad one)."""
-    merged = {**defaults(), **values}
-    names = [f.name for f in dataclasses.fields(NodeSettings)]
-    return NodeSettings(**{name: validate_value(name, merged[name]) for name in names})
+    return TABLE.settings_from(values)
 
 
 def live_settings(changes: Mapping[str, Any]) -> Dict[str, Any]:
-    """The cleaned parameter changes that are live NodeSettings fields, as ``dataclasses.replace`` keywords."""
-    return {name: value for name, value in changes.items() if name in LIVE_NODE_FIELDS}
+    """The cleaned parameter changes that are live node settings, as ``Settings.replace`` keywords."""
+    return TABLE.live_settings(changes)
 
 
 def live_updates(changes: Mapping[str, Any]) -> Dict[str, Any]:
     """The subset of cleaned parameter changes that the pipeline applies per frame, as ``update()`` keywords."""
-    return {SPECS[n].config_field: v for n, v in changes.items() if SPECS[n].config_field in LIVE_CONFIG_FIELDS}
-
-
-# ROS side: descriptors and declaration (imports rcl_interfaces lazily; no rclpy.init needed for descriptor())
-
-
-def descriptor(spec: ParamSpec):
-    """The ``rcl_interfaces/ParameterDescriptor`` of a parameter: type, description, range, read-only flag."""
-    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
-
-    types = {
-        bool: ParameterType.PARAMETER_BOOL,
-        int: ParameterType.PARAMETER_INTEGER,
-        float: ParameterType.PARAMETER_DOUBLE,
-        str: ParameterType.PARAMETER_STRING,
-    }
-    desc = ParameterDescriptor(
-        name=spec.name,
-        type=types[spec.type],
-        description=spec.description,
-        read_only=spec.applies == STARTUP,
-    )
-    notes = []
-    if spec.choices:
-        notes.append(f"one of: {', '.join(spec.choices)}")
-    if spec.applies == CONFIGURE:
-        notes.append("changes only while unconfigured (lifecycle cleanup, set, configure, activate)")
-    desc.additional_constraints = "; ".join(notes)
-    if spec.low is not None and spec.type is float:
-        low, high = float(spec.low), float(spec.high)
-        desc.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
-    elif spec.low is not None and spec.type is int:
-        desc.integer_range = [IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=1)]
-    return desc
+    return TABLE.live_updates(changes)
 
 
 def declare(node) -> Dict[str, Any]:
     """Declare every parameter on ``node`` (an rclpy Node); return the values it starts with (overrides applied)."""
-    for spec in PARAMS:
-        node.declare_parameter(spec.name, spec.default, descriptor(spec))
-    return {spec.name: node.get_parameter(spec.name).value for spec in PARAMS}
+    return TABLE.declare(node)

@@ -7,11 +7,13 @@
 - :class:`NodeStats`: counters and timings for the diagnostics (fps, latency, dropped frames, last error).
 - :class:`SequenceGaps`: frames a publisher sent that never reached the callback (overwritten in the DDS queue).
 - :class:`LogThrottle`: one log line per kind of problem every few seconds, however often it happens.
+- :class:`Worker`: the one thread that does model work, and the jobs other threads (services) hand to it.
 """
 
 from __future__ import annotations
 
 import collections
+import queue
 import re
 import threading
 import time
@@ -134,6 +136,64 @@ class Job:
         if self._error is not None:
             raise self._error
         return self._result
+
+
+class Worker:
+    """One thread running ``loop(stop_event)``, plus jobs that other threads hand over with :meth:`call`.
+
+    The loop runs the queued jobs with :meth:`run_jobs` between its own work; ``wake`` (given at construction) makes a
+    waiting loop look at the queue now. Jobs still queued when the worker stops are cancelled with a reason.
+    """
+
+    def __init__(self, name: str, wake: Callable[[], None]) -> None:
+        self._name = name
+        self._wake = wake
+        self._jobs: "queue.SimpleQueue[Job]" = queue.SimpleQueue()
+        self._thread: Optional[threading.Thread] = None
+        self.stop_event = threading.Event()
+
+    def start(self, loop: Callable[[threading.Event], None]) -> None:
+        self.stop_event = threading.Event()
+        self._thread = threading.Thread(target=loop, args=(self.stop_event,), name=self._name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float) -> bool:
+        """Ask the loop to stop and wait up to ``timeout`` s; False when it is still busy (e.g. inside a model)."""
+        self.stop_event.set()
+        thread, self._thread = self._thread, None
+        stopped = True
+        if thread is not None:
+            thread.join(timeout)
+            stopped = not thread.is_alive()
+        self._cancel_jobs()
+        return stopped
+
+    def run_jobs(self) -> None:
+        """Run the queued jobs (on the worker thread)."""
+        while not self.stop_event.is_set():
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            job.run()
+
+    def call(self, fn: Callable[[], Any], timeout: float) -> Any:
+        """Run ``fn`` on the worker thread and return its result; re-raises its exception (from another thread)."""
+        job = Job(fn)
+        self._jobs.put(job)
+        self._wake()
+        if self._thread is None:  # stopped between the check and the put
+            self._cancel_jobs()
+        if not job.wait(timeout):
+            raise TimeoutError(f"the worker did not run the request within {timeout:.0f} s")
+        return job.result()
+
+    def _cancel_jobs(self) -> None:
+        while True:
+            try:
+                self._jobs.get_nowait().cancel("the node is stopping or cleaning up; call again once it is active")
+            except queue.Empty:
+                return
 
 
 class SequenceGaps:

@@ -8,6 +8,7 @@ adding a command is one module plus one line in :data:`COMMANDS`.
 grounded-sam segment photo.jpg other.png --query "red cup . person" --out results/
 grounded-sam download                      # the two default models, into the Hugging Face cache
 grounded-sam bag in.mcap --topic /cam/image_raw --query "person" --out out.mcap
+grounded-sam track video.mp4 --query "red cup . person" --out tracks/
 grounded-sam --version
 """
 
@@ -23,6 +24,7 @@ COMMANDS = (
     "grounded_sam_ros.cli.segment",
     "grounded_sam_ros.cli.download",
     "grounded_sam_ros.cli.bag",
+    "grounded_sam_ros.cli.track",
 )
 
 

@@ -16,9 +16,11 @@ from grounded_sam_ros.ros.capabilities.base import Camera, Capability, FrameCont
 from grounded_sam_ros.ros.capabilities.depth import Depth3D
 from grounded_sam_ros.ros.capabilities.detections import Detections
 from grounded_sam_ros.ros.capabilities.segment import SegmentService
+from grounded_sam_ros.ros.capabilities.tracking import Tracking
 from grounded_sam_ros.ros.param_table import ParamSpec
 
 CAPABILITIES: Tuple[Type[Capability], ...] = (
+    Tracking,  # its infer replaces the pipeline call of streamed frames: ids before anything else sees the result
     Depth3D,  # first: fills the 3D fields that the outputs after it publish
     Detections,
     AnnotatedImage,

@@ -211,3 +211,40 @@ def test_memory_stays_bounded_over_500_frames(tiny_sam2_dir, one_thread):
     # Peak RSS after 500 frames within 20 MiB of the peak after 100 (a leak of one 96x128 frame's state per frame
     # alone would add > 50 MiB)
     assert rss[499] - rss[99] < 20 * 1024, rss
+
+
+def test_key_frames_reuse_the_video_models_features(tiny_models, tiny_sam2_dir, one_thread):
+    """Same checkpoint for the key-frame segmenter and the video model: one image encoder pass per key frame, and
+    the same masks as the pipeline computing its own features."""
+    from grounded_sam_ros.config import PipelineConfig
+    from grounded_sam_ros.data import load_image, sample_image
+    from grounded_sam_ros.pipeline import build_pipeline
+    from grounded_sam_ros.tracking import build_tracker
+
+    detector, _ = tiny_models
+    config = PipelineConfig(
+        detector_model=str(detector),
+        segmenter_model=str(tiny_sam2_dir),
+        segmenter_family="sam2",
+        device="cpu",
+        dtype="float32",
+        box_threshold=0.3,
+        text_threshold=0.2,
+    )
+    pipeline = build_pipeline(config)
+    tracking = TrackerConfig(mode="sam2", detect_every=2, max_tracks=64, video_model=str(tiny_sam2_dir))
+    tracker = build_tracker(pipeline, tracking)
+    calls = []
+    pipeline.segmenter.model.vision_encoder.register_forward_hook(lambda *a: calls.append("segmenter"))
+    tracker._tracks._video.model.vision_encoder.register_forward_hook(lambda *a: calls.append("video"))
+    image = load_image(sample_image("coffee"))
+    expected = build_pipeline(config)(image, "red cup . person")  # its own encoder
+    result = tracker(image, "red cup . person")
+    assert calls == ["video"] and tracker.stats.last_kind == "key"
+    # Every detection with a mask to follow becomes a track
+    assert len(result.detections) == sum(1 for d in expected.detections if d.mask.any()) > 0
+    height, width = image.shape[:2]
+    by_box = {tuple(np.round(d.box, 2)): d for d in expected.detections}
+    for det in result.detections:
+        want = by_box[tuple(np.round(det.box, 2))]
+        assert _iou(det.full_mask(height, width), want.full_mask(height, width)) >= 0.99

@@ -66,6 +66,8 @@ class Sam2Segmenter:
         self._decoder_stored = next(model.mask_decoder.parameters()).dtype
         low_res = model.prompt_encoder.mask_input_size  # (h, w) of the decoder's logits
         self.pad_size = (int(low_res[0]), int(low_res[1]))
+        self.source = ""  # the checkpoint it was loaded from (set by from_pretrained)
+        self._primed: Any = None  # (image, callable -> image embeddings) given by prime()
 
     @classmethod
     def from_pretrained(cls, model_id: str, options: LoadOptions) -> "Sam2Segmenter":
@@ -78,10 +80,24 @@ class Sam2Segmenter:
         # Image encoder in the requested precision, prompt encoder and mask decoder in float32
         model.to(device=options.device, dtype=torch.float32)
         model.vision_encoder.to(dtype=weights_dtype(options.device, options.dtype))
-        return cls(model, preprocessor, options.device, options.dtype)
+        segmenter = cls(model, preprocessor, options.device, options.dtype)
+        segmenter.source = model_id
+        return segmenter
+
+    def prime(self, image: Any, embeddings: Any) -> None:
+        """Use ``embeddings()`` instead of the image encoder for the next frame that is ``image`` (the same array).
+
+        The SAM 2 tracker gives the video model's features of the frame (same checkpoint, same encoder), so a key
+        frame pays for one image encoder pass, not two. ``embeddings``: a callable returning the feature maps as
+        ``Sam2Model.get_image_embeddings`` does; called only if the frame gets boxes. ``prime(None, None)`` clears.
+        """
+        self._primed = (image, embeddings) if image is not None else None
 
     def preprocess(self, image: np.ndarray) -> Dict[str, Any]:
         """image: HxWx3 uint8 RGB -> ``pixel_values`` (1, 3, S, S) resized (no aspect kept, no padding), normalised."""
+        if self._primed is not None and self._primed[0] is image:
+            primed, self._primed = self._primed[1], None
+            return {"primed": primed, "original_size": (int(image.shape[0]), int(image.shape[1]))}
         return {
             "pixel_values": self.preprocessor.pixel_values(image, self.device).to(self._encoder_stored),
             "original_size": (int(image.shape[0]), int(image.shape[1])),
@@ -89,6 +105,9 @@ class Sam2Segmenter:
 
     def embed(self, inputs: Dict[str, Any]) -> ImageEmbedding:
         """Run the image encoder once for the frame: the multi-scale feature maps the mask decoder reads."""
+        if "primed" in inputs:
+            features = inputs["primed"]()
+            return ImageEmbedding([f.to(self._decoder_stored) for f in features], inputs["original_size"], self.pad_size)
         with inference(self.device, self.dtype, self._encoder_stored):
             features = self.model.get_image_embeddings(inputs["pixel_values"])
         return ImageEmbedding([f.to(self._decoder_stored) for f in features], inputs["original_size"], self.pad_size)

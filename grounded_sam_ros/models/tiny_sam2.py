@@ -98,3 +98,30 @@ def tiny_sam2(root: os.PathLike, seed: int = 0) -> Path:
     if not (path / "model.safetensors").exists():
         build_tiny_sam2(path, seed)
     return path
+
+
+RANDOM_SAM2_TINY_DIR = "random-sam2.1-hiera-tiny"
+
+
+def build_random_sam2_tiny(out_dir: os.PathLike, seed: int = 0) -> Path:
+    """SAM 2.1 Hiera-T at full size (``Sam2VideoConfig()`` defaults: Hiera-T, 1024x1024 input, 7 memories) with
+    RANDOM weights + pre-processor, for benchmarks: the compute of ``facebook/sam2.1-hiera-tiny``, meaningless masks.
+
+    transformers initialises it at the usual scale (normal 0.02 / zeros), which keeps activations normal floats
+    (checked by ``bench/bench_tracking.py``, which counts subnormal activations before timing anything).
+    """
+    import torch
+    from transformers import Sam2VideoConfig, Sam2VideoModel
+
+    from grounded_sam_ros.models.sam2_preprocess import Sam2Preprocessor
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    model = Sam2VideoModel(Sam2VideoConfig()).eval()
+    with torch.no_grad():
+        model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(3.0)  # objects "present", as for the tiny one
+    model.save_pretrained(out)
+    Sam2Preprocessor().save_pretrained(out)
+    mark_random_weights(out)
+    return out

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -45,6 +45,7 @@ class Sam2Tracker:
         self._since_key: Optional[int] = None  # frames since the last key frame (None: none yet)
         self._upsamplers: Dict[Tuple, MaskUpsampler] = {}
         self.dropped = 0  # detections not tracked because max_tracks tracks were alive
+        self.segmenter: Any = None  # the pipeline's segmenter (set by StreamTracker), for feature sharing
 
     @property
     def live(self) -> int:
@@ -71,12 +72,27 @@ class Sam2Tracker:
             return self._propagated(predicted, image.shape[:2], list(self._tracks)), False, None
 
         self._since_key = 0
-        result = self._detect(image)
+        segmenter = self._segmenter()
+        if segmenter is not None:  # the key frame's masks reuse the video model's image features
+            segmenter.prime(image, self._video.image_embeddings)
+        try:
+            result = self._detect(image)
+        finally:
+            if segmenter is not None:
+                segmenter.prime(None, None)
         timings.update(result.timings)
         start = time.perf_counter()
         reported = self._associate(predicted, result.detections, image.shape[:2])
         timings["associate"] = time.perf_counter() - start
         return reported, True, result.query
+
+    def _segmenter(self):
+        """The pipeline's segmenter when it can take the video model's features (same SAM 2 checkpoint)."""
+        segmenter = getattr(self, "segmenter", None)
+        source = getattr(segmenter, "source", "")
+        if hasattr(segmenter, "prime") and source and source == getattr(self._video, "source", None):
+            return segmenter
+        return None
 
     def _associate(self, predicted: Predictions, fresh: List[Detection], size: Tuple[int, int]) -> List[Detection]:
         config = self._config

@@ -70,6 +70,7 @@ class StreamTracker:
             from grounded_sam_ros.tracking.sam2_tracker import Sam2Tracker
 
             self._tracks: Any = Sam2Tracker(propagator, self.config, self._detect, self._new_id)
+            self._tracks.segmenter = pipeline.segmenter
         else:
             self._tracks = self._new_iou()
 

@@ -79,6 +79,7 @@ class VideoPropagator:
         self.session: Any = None
         self.frame_idx = -1
         self.original_size: Tuple[int, int] = (0, 0)
+        self.source = ""  # the checkpoint it was loaded from (set by from_pretrained)
 
     @classmethod
     def from_pretrained(
@@ -94,7 +95,9 @@ class VideoPropagator:
         model = load_pretrained(model_class, model_id, options, what="video model")
         model.to(device=options.device, dtype=torch.float32)
         preprocessor = Sam2Preprocessor.from_pretrained(model_id, options)
-        return cls(model, session_class, preprocessor, options.device, options.dtype, cond_frames)
+        propagator = cls(model, session_class, preprocessor, options.device, options.dtype, cond_frames)
+        propagator.source = model_id
+        return propagator
 
     @property
     def object_ids(self) -> list:
@@ -120,6 +123,21 @@ class VideoPropagator:
         self.frame_idx = int(out.frame_idx)
         self._prune()
         return self._predictions(out)
+
+    def image_embeddings(self) -> list:
+        """The current frame's image features as ``Sam2Model.get_image_embeddings`` returns them (computed once:
+        propagation and the key frame's masks share them)."""
+        session, frame = self.session, self.frame_idx
+        cached = session.cache.get_vision_features(frame)
+        if cached is None:
+            with inference(self.device, self.dtype, self._stored):
+                out = self.model.get_image_features(session.get_frame(frame)[None], return_dict=True)
+            cached = {"vision_feats": out.fpn_hidden_states, "vision_pos_embeds": out.fpn_position_encoding}
+            session.cache.cache_vision_features(frame, cached)
+        features = list(cached["vision_feats"])  # (h*w, 1, C) per level
+        features[-1] = features[-1] + self.model.no_memory_embedding  # as the image model does
+        sizes = self.model.backbone_feature_sizes
+        return [f.permute(1, 2, 0).reshape(1, -1, *size).float() for f, size in zip(features, sizes)]
 
     def refresh(self, masks: Dict[int, np.ndarray]) -> Predictions:
         """Condition objects on this frame's masks (new objects are created): ``masks`` id -> HxW bool.

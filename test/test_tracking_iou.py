@@ -54,6 +54,19 @@ def test_scripted_scene_keeps_one_id_per_object(segment):
     assert sorted({int(i) for frame in frames for _, i in frame}) == list(range(8))
 
 
+def test_skipped_frames_keep_the_ids():
+    """The node drops frames under load: the tracker then sees every other frame (twice the motion per step)."""
+    pipeline = ScriptedPipeline(_scene())
+    tracker = StreamTracker(pipeline, TrackerConfig(mode="iou", match_iou=0.2, max_age=5))
+    frames = []
+    for t in range(0, FRAMES, 2):
+        result = tracker(pipeline.render(t), "cup . ball . box . mug", stamp=t / 30)
+        frames.append([(d.truth, d.id) for d in result.detections])
+    visible = sum(len(pipeline.visible[t]) for t in range(0, FRAMES, 2))
+    metrics = id_metrics(frames, visible)
+    assert metrics["switches"] == 0 and metrics["ids_per_object"] == 1 and metrics["objects_per_id"] == 1
+
+
 def test_min_hits_delays_birth_and_max_age_ends_tracks():
     shapes = [Shape("a", 10, linear((50, 50), (2, 0), last=9), constant("cup"), missed=(1,))]
     pipeline = ScriptedPipeline(shapes)

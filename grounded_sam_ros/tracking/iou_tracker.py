@@ -1,12 +1,18 @@
 # Copyright 2026 grounded_sam_ros developers
 # SPDX-License-Identifier: Apache-2.0
-"""Tracking by detection: each frame's detections join live tracks by IoU (mode ``iou``)."""
+"""Tracking by detection: each frame's detections join live tracks by IoU (mode ``iou``).
+
+A track is compared at the place its last detection would be now at constant velocity (the box centre's motion per
+frame between its last two detections), so fast objects and skipped frames still overlap their track.
+"""
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Callable, List
+from typing import Callable, List, Tuple
+
+import numpy as np
 
 from grounded_sam_ros.results import Detection
 from grounded_sam_ros.tracking.association import assign, iou_matrix
@@ -19,6 +25,30 @@ class _Track:
     hits: int = 1  # consecutive frames with a detection
     missed: int = 0  # consecutive frames without one
     id: int = -1  # assigned when the track is confirmed (min_hits), so reported ids have no gaps
+    velocity: Tuple[float, float] = (0.0, 0.0)  # pixels per processed frame, from the last two detections
+
+    def predicted(self) -> Detection:
+        """The last detection moved on at constant velocity to the coming frame (box and mask crop)."""
+        steps = self.missed + 1
+        dx, dy = self.velocity[0] * steps, self.velocity[1] * steps
+        if dx == 0.0 and dy == 0.0:
+            return self.last
+        det = copy.copy(self.last)
+        det.box = self.last.box + np.array([dx, dy, dx, dy], np.float32)
+        det.mask_x, det.mask_y = self.last.mask_x + round(dx), self.last.mask_y + round(dy)
+        return det
+
+    def follow(self, det: Detection) -> None:
+        """Move on to this frame's detection; the velocity is the centre's motion per frame since the last one."""
+        steps = self.missed + 1
+        before, after = _centre(self.last.box), _centre(det.box)
+        self.velocity = ((after[0] - before[0]) / steps, (after[1] - before[1]) / steps)
+        self.last, self.missed = det, 0
+        self.hits += 1
+
+
+def _centre(box: np.ndarray) -> Tuple[float, float]:
+    return (float(box[0] + box[2]) / 2.0, float(box[1] + box[3]) / 2.0)
 
 
 class IouTracker:
@@ -41,14 +71,14 @@ class IouTracker:
 
         Unmatched detections start tentative tracks; tracks unmatched for more than ``max_age`` frames end.
         """
-        iou = iou_matrix([t.last for t in self._tracks], detections)
+        # Each track where constant velocity puts it now (frames skipped by the caller just mean larger steps)
+        iou = iou_matrix([t.predicted() for t in self._tracks], detections)
         result = assign(iou, [t.label for t in self._tracks], [d.label for d in detections], self._match_iou)
         reported: List[Detection] = []
         # Matched: the track moves on to this detection
         for row, col in result.matches:
             track = self._tracks[row]
-            track.last, track.missed = detections[col], 0
-            track.hits += 1
+            track.follow(detections[col])
             reported.extend(self._report(track))
         # Missed: age, and end the too old (tentative tracks end at their first miss)
         for row in result.unmatched_rows:

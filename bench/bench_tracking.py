@@ -71,7 +71,9 @@ def subnormal_report(tracker: Any, image: np.ndarray, query: str) -> Dict[str, f
     return worst
 
 
-def build(detector: str, segmenter: str, family: str, video: str, boxes: int, detect_every: int) -> Any:
+def build(
+    detector: str, segmenter: str, family: str, video: str, boxes: int, detect_every: int, memory_frames: int = 0
+) -> Any:
     from grounded_sam_ros.config import PipelineConfig
     from grounded_sam_ros.pipeline import build_pipeline
     from grounded_sam_ros.tracking import StreamTracker, TrackerConfig, build_tracker
@@ -88,7 +90,9 @@ def build(detector: str, segmenter: str, family: str, video: str, boxes: int, de
     pipeline = build_pipeline(config)
     if not video:
         return pipeline
-    tracking = TrackerConfig(mode="sam2", detect_every=detect_every, max_age=0, video_model=video)
+    tracking = TrackerConfig(
+        mode="sam2", detect_every=detect_every, max_age=0, video_model=video, memory_frames=memory_frames
+    )
     tracker = build_tracker(pipeline, tracking)
     assert isinstance(tracker, StreamTracker)
     return tracker
@@ -151,6 +155,9 @@ def main() -> None:
     parser.add_argument("--boxes", type=int, default=3, help="boxes kept per key frame = tracks propagated")
     parser.add_argument("--rss-frames", type=int, default=0, help="also run a tiny-model stream this long for RSS")
     parser.add_argument("--skip-full", action="store_true", help="only the RSS run")
+    parser.add_argument(
+        "--memory-frames", type=int, default=2, help="also time propagation with this many recent memories (0: no)"
+    )
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
 
@@ -195,7 +202,16 @@ def main() -> None:
         for n in DETECT_EVERY:
             fps = n / (key + (n - 1) * prop)
             rows.append({"detect_every": n, "fps": round(fps, 3), "speedup_vs_per_frame": round(fps * base, 2)})
+        variant = {}
+        if args.memory_frames:
+            del tracker
+            light = build(str(detector), str(sam2), "sam2", str(sam2), args.boxes, 1000, args.memory_frames)
+            cheap = time_stream(light, frames(1 + 9, 1), query)["propagated"][-3:]  # once the memory is full
+            variant = {"memory_frames": args.memory_frames, "propagated_frame_s": round(statistics.median(cheap), 3)}
+            for n in DETECT_EVERY:
+                variant[f"fps_detect_every_{n}"] = round(n / (key + (n - 1) * statistics.median(cheap)), 3)
         report.update(
+            memory_frames_variant=variant,
             per_frame_gdino_t_sam_b_s=round(base, 3),
             per_frame_fps=round(1.0 / base, 3),
             key_frame_s=round(key, 3),
@@ -214,6 +230,11 @@ def main() -> None:
             label = f"tracking detect_every={row['detect_every']}"
             print(f"{label:<34}{1 / row['fps']:>9.3f}{row['fps']:>8.3f}   x{row['speedup_vs_per_frame']}")
         print(f"measured stream, detect_every=5 (10 frames): {stream_10:.3f} fps")
+        if variant:
+            print(f"memory_frames={variant['memory_frames']}: propagated {variant['propagated_frame_s']:.3f} s/frame, ")
+            print(
+                "  fps by detect_every: " + ", ".join(f"{n}: {variant[f'fps_detect_every_{n}']}" for n in DETECT_EVERY)
+            )
     if args.rss_frames:
         print(f"RSS over {args.rss_frames} frames (tiny models) ...", flush=True)
         report["rss"] = rss_run(args.rss_frames)

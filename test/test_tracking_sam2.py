@@ -248,3 +248,20 @@ def test_key_frames_reuse_the_video_models_features(tiny_models, tiny_sam2_dir, 
     for det in result.detections:
         want = by_box[tuple(np.round(det.box, 2))]
         assert _iou(det.full_mask(height, width), want.full_mask(height, width)) >= 0.99
+
+
+@pytest.mark.parametrize("memory_frames", [0, 2])
+def test_memory_frames_bounds_what_propagation_attends_to(tiny_sam2_dir, one_thread, memory_frames):
+    pipeline = ScriptedPipeline(_shapes()[:1], size=(96, 128))
+    propagator = VideoPropagator.from_pretrained(str(tiny_sam2_dir), "sam2", LoadOptions(), memory_frames=memory_frames)
+    tracker = StreamTracker(pipeline, TrackerConfig(mode="sam2", detect_every=100, exit_score=-1e9), propagator)
+    lengths = []
+    propagator.model.memory_attention.register_forward_hook(
+        lambda module, args, kwargs, out: lengths.append(kwargs["memory"].shape[0]), with_kwargs=True
+    )
+    for t in range(10):
+        tracker(pipeline.render(t), "cup")
+    tokens = 16 * 16  # memory tokens per frame of the 256 px tiny model
+    pointers = 2 * 9  # frame 9 reads 9 object pointers (key frame 0, frames 1-8), each split into 2 tokens of 64
+    recent = 6 if memory_frames == 0 else memory_frames
+    assert lengths[-1] == (1 + recent) * tokens + pointers

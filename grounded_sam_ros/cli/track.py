@@ -41,6 +41,13 @@ def register(commands) -> None:
         f"{DEFAULT_VIDEO_MODEL})",
     )
     trk.add_argument("--video-family", choices=VIDEO_FAMILIES, default="sam2")
+    trk.add_argument(
+        "--memory-frames",
+        type=int,
+        default=0,
+        metavar="N",
+        help="sam2: recent frames the video model attends to (0 = the model's own, 6; fewer = faster, lossy)",
+    )
     trk.add_argument("--png", action="store_true", help="annotated PNG per frame instead of one MP4")
     trk.add_argument("--fps", type=float, default=30.0, help="frame rate of annotated.mp4 (default: 30)")
     add_model_args(trk)
@@ -81,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             max_tracks=args.max_tracks,
             video_model=video_model,
             video_family=args.video_family,
+            memory_frames=args.memory_frames,
         ).validate()
         if args.fps <= 0:
             raise ValueError(f"--fps {args.fps}: expected a positive frame rate")

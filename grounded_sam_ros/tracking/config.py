@@ -27,6 +27,10 @@ class TrackerConfig:
     ``match_iou``) and refresh their memory; the rest start new tracks (at most ``max_tracks`` live at once; the
     lowest-scoring extra detections are dropped). A track the detector misses lives on for ``max_age`` key frames,
     unless the video model's object score (a logit) falls below ``exit_score``, which ends it at once.
+
+    ``memory_frames`` < the model's own (SAM 2.1: 6 recent frames + the key frames) is a speed knob: each propagated
+    frame attends to ``(memory_frames + cond_frames) x 4096`` memory tokens per track, the bulk of its cost on a CPU;
+    fewer recent memories are cheaper and less robust to occlusion.
     """
 
     mode: str = "iou"
@@ -38,6 +42,7 @@ class TrackerConfig:
     video_model: str = DEFAULT_VIDEO_MODEL
     video_family: str = "sam2"
     cond_frames: int = 2  # sam2 only: key-frame (conditioning) memories kept per track
+    memory_frames: int = 0  # sam2 only: recent-frame memories attended to; 0 = the model's own (6 for SAM 2.1)
     exit_score: float = 0.0  # sam2 only: object-score logit below which a track is judged gone
 
     def validate(self) -> "TrackerConfig":
@@ -48,7 +53,15 @@ class TrackerConfig:
             raise ValueError(f"video_family={self.video_family!r}: expected one of {', '.join(VIDEO_FAMILIES)}")
         if not (0.0 < float(self.match_iou) <= 1.0):
             raise ValueError(f"match_iou={self.match_iou!r}: expected a number in (0, 1]")
-        for name, low in (("max_age", 0), ("min_hits", 1), ("detect_every", 1), ("max_tracks", 1), ("cond_frames", 1)):
+        minimums = (
+            ("max_age", 0),
+            ("min_hits", 1),
+            ("detect_every", 1),
+            ("max_tracks", 1),
+            ("cond_frames", 1),
+            ("memory_frames", 0),
+        )
+        for name, low in minimums:
             value = getattr(self, name)
             if int(value) != value or value < low:
                 raise ValueError(f"{name}={value!r}: expected an integer >= {low}")

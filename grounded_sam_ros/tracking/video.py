@@ -64,6 +64,7 @@ class VideoPropagator:
         device: str = "cpu",
         dtype: Any = None,
         cond_frames: int = 2,
+        memory_frames: int = 0,
     ) -> None:
         import torch
 
@@ -75,6 +76,9 @@ class VideoPropagator:
         self._session_class = session_class
         self._stored = next(model.parameters()).dtype
         config = model.config
+        if 0 < memory_frames < config.num_maskmem - 1:
+            # The model attends to num_maskmem - 1 recent frames (read at run time): fewer is cheaper, lossy
+            model.num_maskmem = memory_frames + 1
         self.window = max(config.num_maskmem - 1, config.max_object_pointers_in_encoder - 1, 1)
         self.session: Any = None
         self.frame_idx = -1
@@ -83,7 +87,7 @@ class VideoPropagator:
 
     @classmethod
     def from_pretrained(
-        cls, model_id: str, family: str, options: LoadOptions, cond_frames: int = 2
+        cls, model_id: str, family: str, options: LoadOptions, cond_frames: int = 2, memory_frames: int = 0
     ) -> "VideoPropagator":
         import torch
 
@@ -95,7 +99,7 @@ class VideoPropagator:
         model = load_pretrained(model_class, model_id, options, what="video model")
         model.to(device=options.device, dtype=torch.float32)
         preprocessor = Sam2Preprocessor.from_pretrained(model_id, options)
-        propagator = cls(model, session_class, preprocessor, options.device, options.dtype, cond_frames)
+        propagator = cls(model, session_class, preprocessor, options.device, options.dtype, cond_frames, memory_frames)
         propagator.source = model_id
         return propagator
 

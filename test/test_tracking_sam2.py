@@ -191,6 +191,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.mark.slow
 def test_memory_stays_bounded_over_500_frames(tiny_sam2_dir, one_thread):
     pipeline = ScriptedPipeline(_shapes(), size=(96, 128))
     pipeline.shapes = [Shape("a", 14, lambda t: (30 + 20 * np.sin(t / 9), 40), constant("cup"))]

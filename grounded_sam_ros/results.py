@@ -36,6 +36,11 @@ class Detection:
     ``box`` is (4,) float32 XYXY in pixels of the source image. ``mask`` is the instance mask cropped to its tight
     bounding box: (h, w) bool with ``mask_x``/``mask_y`` the column/row of its top-left pixel in the source image;
     an empty mask is (0, 0) at offset (0, 0). ``mask`` is None when segmentation was disabled.
+
+    With tracking (:mod:`grounded_sam_ros.tracking`) ``id`` is a track id, the same for the same object from frame
+    to frame. ``propagated`` is true when this frame's mask came from the video model's memory rather than from a
+    detection (``score`` is then the score of the track's last detection), and ``age`` counts the frames since the
+    track was last detected (0 on a frame where it was detected).
     """
 
     label: str
@@ -48,6 +53,8 @@ class Detection:
     id: str = ""
     phrase_index: int = -1
     instance_3d: Optional[Instance3D] = None
+    propagated: bool = False
+    age: int = 0
 
     def full_mask(self, height: int, width: int) -> np.ndarray:
         """The mask at source resolution: (height, width) bool."""
@@ -76,6 +83,8 @@ class FrameResult:
                 "score": round(float(det.score), 6),
                 "mask_score": round(float(det.mask_score), 6),
                 "box": [round(float(v), 3) for v in det.box],
+                "propagated": bool(det.propagated),
+                "age": int(det.age),
             }
             if det.mask is not None:
                 entry["mask"] = encode_rle(det.full_mask(self.image_height, self.image_width))

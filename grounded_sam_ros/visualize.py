@@ -50,11 +50,22 @@ def label_color(label: str) -> Color:
     return _PALETTE[zlib.crc32(label.encode("utf-8")) % len(_PALETTE)]
 
 
+def id_color(track_id: str) -> Color:
+    """RGB colour of a track id, the same in every frame (CRC32 of the id, like :func:`label_color`)."""
+    return _PALETTE[zlib.crc32(f"id:{track_id}".encode()) % len(_PALETTE)]
+
+
+def detection_color(det, color_by: str = "label") -> Color:
+    """The colour of a detection: per label (default) or per track id (``color_by="id"``, for tracking)."""
+    return id_color(det.id) if color_by == "id" else label_color(det.label)
+
+
 def annotate(
     image: np.ndarray,
     result: FrameResult,
     banner: str | None = None,
     alpha: float = 0.45,
+    color_by: str = "label",
 ) -> np.ndarray:
     """Draw every detection of ``result`` on a copy of ``image``.
 
@@ -62,7 +73,11 @@ def annotate(
     semi-transparent fill of its mask (opacity ``alpha``), a mask outline, its box and ``"label 0.87"`` text, in the
     colour of its label (:func:`label_color`). ``banner``, when given, is written in a red band across the top (used
     for ``RANDOM WEIGHTS — results are meaningless`` with tiny random models). Returns a new HxWx3 uint8 RGB array.
+    ``color_by="id"`` (tracking) colours each instance by its track id instead and prefixes its text with ``#id``
+    (``~`` after the label when the mask was propagated, not detected).
     """
+    if color_by not in ("label", "id"):
+        raise ValueError(f"color_by={color_by!r}: expected 'label' or 'id'")
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         got = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
         raise ValueError(f"image must be an HxWx3 uint8 RGB array, got {got}")
@@ -84,9 +99,9 @@ def annotate(
     # Fill and outline each mask inside its crop; lowest score first so the best instance ends on top
     for det in reversed(result.detections):
         if det.mask is not None and det.mask.size:
-            _paint_mask(canvas, det.mask, det.mask_x, det.mask_y, label_color(det.label), alpha, thickness)
+            _paint_mask(canvas, det.mask, det.mask_x, det.mask_y, detection_color(det, color_by), alpha, thickness)
 
-    return _draw_boxes_and_text(canvas, result, banner, thickness)
+    return _draw_boxes_and_text(canvas, result, banner, thickness, color_by)
 
 
 def _paint_mask(canvas, mask: np.ndarray, x: int, y: int, color: Color, alpha: float, thickness: int) -> None:
@@ -161,7 +176,9 @@ def _text_color(background: Color) -> Color:
     return (0, 0, 0) if luminance > 140 else (255, 255, 255)
 
 
-def _draw_boxes_and_text(canvas, result: FrameResult, banner: str | None, thickness: int) -> np.ndarray:
+def _draw_boxes_and_text(
+    canvas, result: FrameResult, banner: str | None, thickness: int, color_by: str = "label"
+) -> np.ndarray:
     from PIL import ImageDraw
 
     width, height = canvas.size
@@ -179,7 +196,7 @@ def _draw_boxes_and_text(canvas, result: FrameResult, banner: str | None, thickn
 
     # Lowest score first so the best instance's box and label end on top
     for det in reversed(result.detections):
-        color = label_color(det.label)
+        color = detection_color(det, color_by)
         x0, y0, x1, y1 = (float(v) for v in det.box)
         x0, x1 = sorted((min(max(x0, 0.0), width - 1.0), min(max(x1, 0.0), width - 1.0)))
         y0, y1 = sorted((min(max(y0, 0.0), height - 1.0), min(max(y1, 0.0), height - 1.0)))
@@ -187,6 +204,8 @@ def _draw_boxes_and_text(canvas, result: FrameResult, banner: str | None, thickn
 
         # Label above the box, or inside its top edge when there is no room above
         text = _drawable(f"{det.label} {det.score:.2f}")
+        if color_by == "id":
+            text = f"#{det.id} {_drawable(det.label)}{'~' if det.propagated else ''} {det.score:.2f}"
         tl, tt, tr, tb = draw.textbbox((0, 0), text, font=font)
         tw, th = tr - tl, tb - tt
         pad = max(2, th // 5)

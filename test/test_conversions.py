@@ -364,6 +364,15 @@ def test_detection_round_trip_keeps_every_value():
     np.testing.assert_allclose(i3.size, [0.1, 0.2, 0.3], rtol=1e-6)
 
 
+def test_tracking_fields_round_trip():
+    det = _detection(propagated=True, age=7)
+    m = conv.detection_to_msg(det)
+    assert m.propagated is True and m.age == 7
+    back = conv.msg_to_detection(m)
+    assert back.propagated is True and back.age == 7
+    assert conv.msg_to_detection(conv.detection_to_msg(_detection())).propagated is False
+
+
 def test_invalid_3d_travels_as_has_3d_false():
     det = _detection(
         instance_3d=Instance3D(

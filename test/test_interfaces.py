@@ -33,6 +33,8 @@ DETECTION_FIELDS = {
     "size": "geometry_msgs/Vector3",
     "num_points": "uint32",
     "frame_3d": "string",
+    "propagated": "boolean",
+    "age": "uint32",
 }
 DETECTION_ARRAY_FIELDS = {
     "header": "std_msgs/Header",

@@ -12,6 +12,7 @@ grounded-sam bag in.mcap --topic /cam/image_raw --query "person" --out out.mcap
 grounded-sam mesh photo.jpg --mesh-model osx_l_wo_decoder.pth.tar --smplx-model SMPLX_NEUTRAL.npz --out meshes/
 grounded-sam download --family owlv2       # a family's default model
 grounded-sam models                        # families, default ids, sizes, licences, what is cached
+grounded-sam track video.mp4 --query "red cup . person" --out tracks/
 grounded-sam --version
 """
 
@@ -32,6 +33,7 @@ COMMANDS = (
     "grounded_sam_ros.cli.edit",
     "grounded_sam_ros.cli.synth",
     "grounded_sam_ros.cli.models",
+    "grounded_sam_ros.cli.track",
 )
 
 

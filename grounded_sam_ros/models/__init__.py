@@ -26,6 +26,9 @@ SEGMENTERS: Dict[str, Tuple[str, str]] = {
     # SlimSAM checkpoints are SamModel checkpoints with pruned widths: this family loads them as they are.
     "sam": ("grounded_sam_ros.models.sam", "SamSegmenter"),
     "sam_hq": ("grounded_sam_ros.models.sam_hq", "SamHqSegmenter"),
+    # SAM 2 / 2.1 and EdgeTAM image models (also the key-frame segmenters of the sam2 tracker)
+    "sam2": ("grounded_sam_ros.models.sam2", "Sam2Segmenter"),
+    "edgetam": ("grounded_sam_ros.models.sam2", "EdgeTamSegmenter"),
 }
 ONE_STAGE: Dict[str, Tuple[str, str]] = {
     "sam3": ("grounded_sam_ros.models.sam3", "Sam3Model"),
@@ -40,6 +43,7 @@ def kind_of(family: str) -> str:
             return kind
     known = ", ".join(f"{kind}: {' '.join(sorted(registry))}" for kind, registry in KINDS.items())
     raise ValueError(f"unknown model family {family!r}; registered families are {known}")
+
 
 # Taggers say what an image shows (grounded_sam_ros.auto_query turns their tags into a query)
 TAGGERS: Dict[str, Tuple[str, str]] = {

@@ -20,7 +20,9 @@ MODEL_TYPES = {
     "sam3": "sam3",
     "sam3_video": "sam3",  # facebook/sam3 ships the detector with its video tracker; Sam3Model loads the detector
     "sam2": "sam2",
+    "sam2_video": "sam2",  # SAM 2 video checkpoints hold the image model too
     "edgetam": "edgetam",
+    "edgetam_video": "edgetam",
 }
 
 

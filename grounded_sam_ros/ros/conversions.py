@@ -198,6 +198,8 @@ def detection_to_msg(det: Detection) -> DetectionMsg:
     msg.box = box
     msg.mask_x, msg.mask_y = int(det.mask_x), int(det.mask_y)
     msg.mask = crop_to_msg(det.mask)
+    msg.propagated = bool(det.propagated)
+    msg.age = int(det.age)
     i3 = det.instance_3d
     if i3 is not None:
         msg.has_3d = bool(i3.valid)
@@ -242,6 +244,8 @@ def msg_to_detection(msg: DetectionMsg) -> Detection:
         mask_score=float(msg.mask_score),
         id=msg.id,
         instance_3d=instance_3d,
+        propagated=bool(msg.propagated),
+        age=int(msg.age),
     )
 
 

@@ -68,6 +68,7 @@ def markers_from_detections(
     namespace: str = "grounded_sam",
     text_height: float = 0.05,
     lifetime_s: float = 0.0,
+    color_by: str = "label",
 ) -> MarkerArray:
     """RViz markers for the detections with a valid :class:`~grounded_sam_ros.results.Instance3D`.
 
@@ -81,6 +82,7 @@ def markers_from_detections(
     that is not published now, a ``DELETE`` is emitted in both namespaces before the adds. Explicit deletes, rather
     than a leading ``DELETEALL``, leave other publishers' markers alone and do not make RViz flicker. ``lifetime_s``
     > 0 also makes RViz drop markers that stop being refreshed (a safety net if the node dies); 0 keeps them.
+    ``color_by="id"`` (tracking) colours each instance by its id instead of its label, and its text is "#id label".
     """
     dets = [d for d in detections if d.instance_3d is not None and d.instance_3d.valid]
     ids = [instance_id(d.id) for d in dets]
@@ -108,7 +110,8 @@ def markers_from_detections(
         cube.pose.position.x, cube.pose.position.y, cube.pose.position.z = (float(v) for v in pos)
         cube.pose.orientation.w = 1.0
         cube.scale.x, cube.scale.y, cube.scale.z = (float(v) for v in size)
-        cube.color = label_color(det.label, CUBE_ALPHA)
+        key = f"id:{det.id}" if color_by == "id" else det.label
+        cube.color = label_color(key, CUBE_ALPHA)
         cube.lifetime = lifetime
         out.markers.append(cube)
 
@@ -120,8 +123,8 @@ def markers_from_detections(
         text.pose.position.z = float(pos[2])
         text.pose.orientation.w = 1.0
         text.scale.z = float(text_height)
-        text.color = label_color(det.label, 1.0)
-        text.text = f"{det.label} {det.score:.2f}"
+        text.color = label_color(key, 1.0)
+        text.text = f"{'#' + det.id + ' ' if color_by == 'id' else ''}{det.label} {det.score:.2f}"
         text.lifetime = lifetime
         out.markers.append(text)
     return out

@@ -19,11 +19,13 @@ from grounded_sam_ros.ros.capabilities.detections import Detections
 from grounded_sam_ros.ros.capabilities.edit import EditService
 from grounded_sam_ros.ros.capabilities.mesh import HumanMeshes
 from grounded_sam_ros.ros.capabilities.segment import SegmentService
+from grounded_sam_ros.ros.capabilities.tracking import Tracking
 from grounded_sam_ros.ros.capabilities.vision import VisionMsgs
 from grounded_sam_ros.ros.param_table import ParamSpec
 
 CAPABILITIES: Tuple[Type[Capability], ...] = (
     AutoQuery,  # before inference: the tagger's query in query_source auto
+    Tracking,  # its infer replaces the pipeline call of streamed frames: ids before anything else sees the result
     Depth3D,  # before the outputs: fills the 3D fields that the outputs after it publish
     Detections,
     AnnotatedImage,

@@ -29,7 +29,9 @@ class AnnotatedImage(Capability):
             return
         from grounded_sam_ros.visualize import annotate
 
-        self._pub.publish(conversions.rgb_to_image_msg(annotate(frame.image, result), frame.header))
+        color_by = "id" if self.node.settings.tracking != "off" else "label"  # one colour per track
+        drawn = annotate(frame.image, result, color_by=color_by)
+        self._pub.publish(conversions.rgb_to_image_msg(drawn, frame.header))
         self._drawn += 1
 
     def diagnostics(self) -> Dict[str, str]:

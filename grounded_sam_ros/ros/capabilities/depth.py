@@ -159,7 +159,10 @@ class Depth3D(Capability):
             self._marker_frame = depth.frame_id
         out_header = Header(frame_id=self._marker_frame or header.frame_id)
         out_header.stamp = header.stamp
-        markers = markers_from_detections(result.detections, out_header, previous_ids=self._marker_ids)
+        color_by = "id" if self.node.settings.tracking != "off" else "label"  # one colour per track
+        markers = markers_from_detections(
+            result.detections, out_header, previous_ids=self._marker_ids, color_by=color_by
+        )
         self._marker_ids = published_marker_ids(result.detections)
         if markers.markers:
             self._markers_pub.publish(markers)

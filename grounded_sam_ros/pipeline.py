@@ -242,4 +242,11 @@ def build_pipeline(config: PipelineConfig) -> GroundedSamPipeline:
     if config.segment:
         _LOG.info("loading segmenter %s (%s) on %s", config.segmenter_model, config.segmenter_family, device)
         segmenter = build_segmenter(config.segmenter_family, config.segmenter_model, options)
+    if config.detector_max_size:
+        detector.set_max_size(config.detector_max_size)
+    if config.compile:
+        from grounded_sam_ros.models.compiled import enable_compile
+
+        _LOG.info("compiling on first use (cache: %s)", config.compile_cache_dir or "~/.cache/grounded_sam_ros/compile")
+        enable_compile([a for a in (detector, segmenter) if a is not None], config.compile_cache_dir)
     return GroundedSamPipeline(detector, segmenter, dataclasses.replace(config, device=device))

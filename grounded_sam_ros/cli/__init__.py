@@ -7,6 +7,7 @@ adding a command is one module plus one line in :data:`COMMANDS`.
 
 grounded-sam segment photo.jpg other.png --query "red cup . person" --out results/
 grounded-sam download                      # the two default models, into the Hugging Face cache
+grounded-sam warmup --size 640x480          # compile and cache ahead of time (for --compile / the node's compile)
 grounded-sam --version
 """
 
@@ -21,6 +22,7 @@ from grounded_sam_ros.cli.common import PROG, config_from_args, err, version
 COMMANDS = (
     "grounded_sam_ros.cli.segment",
     "grounded_sam_ros.cli.download",
+    "grounded_sam_ros.cli.warmup",
 )
 
 

@@ -38,6 +38,7 @@ class SamSegmenter:
         self._decoder_stored = next(model.mask_decoder.parameters()).dtype
         pad = processor.image_processor.pad_size
         self.pad_size = (int(pad["height"]), int(pad["width"]))  # (h, w) of the padded encoder input
+        self.compiled: Any = None  # CompiledRegions when the compiled path is on (models.compiled.enable_compile)
 
     @classmethod
     def from_pretrained(cls, model_id: str, options: LoadOptions) -> "SamSegmenter":
@@ -68,8 +69,13 @@ class SamSegmenter:
 
     def embed(self, inputs: Dict[str, Any]) -> ImageEmbedding:
         """Run the image encoder once for the frame."""
+        pixel_values = inputs["pixel_values"]
         with inference(self.device, self.dtype, self._encoder_stored):
-            embedding = self.model.get_image_embeddings(inputs["pixel_values"])
+            if self.compiled is None:
+                embedding = self.model.get_image_embeddings(pixel_values)
+            else:
+                run = lambda: self.model.get_image_embeddings(pixel_values)  # noqa: E731
+                embedding = self.compiled.run(tuple(pixel_values.shape[-2:]), run)
         return ImageEmbedding(embedding, inputs["original_size"], inputs["resized_size"])
 
     def decode(self, state: ImageEmbedding, boxes: np.ndarray, multimask: bool) -> Tuple[np.ndarray, np.ndarray]:

@@ -244,6 +244,10 @@ def build_pipeline(config: PipelineConfig) -> GroundedSamPipeline:
         segmenter = build_segmenter(config.segmenter_family, config.segmenter_model, options)
     if config.detector_max_size:
         detector.set_max_size(config.detector_max_size)
+    if config.backend == "openvino":
+        from grounded_sam_ros.models.openvino_backend import enable_openvino
+
+        enable_openvino(detector, segmenter, config.compile_cache_dir)
     if config.compile:
         from grounded_sam_ros.models.compiled import enable_compile
 

@@ -248,9 +248,13 @@ def enable_compile(adapters: Iterable[Any], cache_dir: str = "") -> None:
     """Compile the regions of each adapter's model in place (a detector then pads to buckets; all use the cache)."""
     root = compile_cache_root(cache_dir)
     cache = ArtifactCache(root)
-    # Inductor's own cache (the C++ / Triton kernels the artefacts point at) next to the entries, not in /tmp, unless
-    # the user chose one (or inductor has already picked one in this process)
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(root / "inductor"))
+    # Inductor's own cache (the C++ / Triton kernels the artefacts point at) next to the entries instead of /tmp,
+    # unless the user chose one (inductor writes its default into the variable once it has looked)
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    current = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if current is None or os.path.abspath(current) == os.path.abspath(default_cache_dir()):
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(root / "inductor")
     regions = {"grounding_dino": detector_regions, "mm_grounding_dino": detector_regions, "sam": sam_regions}
     for adapter in adapters:
         if adapter.family not in regions:

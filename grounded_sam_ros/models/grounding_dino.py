@@ -39,6 +39,7 @@ class GroundingDinoDetector:
         self._dot_id = tokenizer.convert_tokens_to_ids(".")
         self._size: Optional[Dict[str, int]] = None  # resize override (set_max_size); None = the processor's
         self.compiled: Any = None  # CompiledRegions when the compiled path is on (models.compiled.enable_compile)
+        self.openvino: Any = None  # OpenVinoRunner with backend=openvino (models.openvino_backend)
 
     @classmethod
     def from_pretrained(cls, model_id: str, options: LoadOptions) -> "GroundingDinoDetector":
@@ -94,7 +95,7 @@ class GroundingDinoDetector:
             "pixel_values": inputs["pixel_values"].to(self.device).to(self._stored),
             "pixel_mask": inputs["pixel_mask"].to(self.device),
         }
-        if self.compiled is not None:
+        if self.compiled is not None or self.openvino is not None:
             from grounded_sam_ros.models.compiled import pad_detector_image
 
             inputs = pad_detector_image(inputs)
@@ -104,19 +105,24 @@ class GroundingDinoDetector:
         import torch
 
         text = prompt.tensors
-        with inference(self.device, self.dtype, self._stored):
-            if self.compiled is None:
-                outputs = self.model(**inputs, **text)
-            else:
-                from grounded_sam_ros.models.compiled import pad_text
+        if self.compiled is not None or self.openvino is not None:
+            from grounded_sam_ros.models.compiled import pad_text
 
-                text = pad_text(text, self.max_text_tokens)
-                shape = (*inputs["pixel_values"].shape[-2:], text["input_ids"].shape[1])
-                outputs = self.compiled.run(shape, lambda: self.model(**inputs, **text))
+            text = pad_text(text, self.max_text_tokens)
+        shape = (*inputs["pixel_values"].shape[-2:], text["input_ids"].shape[1])
+        if self.openvino is not None:  # its own precision (the plugin's hint), no autocast
+            from grounded_sam_ros.models.openvino_backend import DetectorGraph
+
+            logits, boxes = self.openvino(DetectorGraph.inputs(self.model, inputs, text), shape)
+        else:
+            with inference(self.device, self.dtype, self._stored):
+                run = lambda: self.model(**inputs, **text)  # noqa: E731
+                outputs = run() if self.compiled is None else self.compiled.run(shape, run)
+            logits, boxes = outputs.logits, outputs.pred_boxes
         length = len(prompt.spans.input_ids)
         # Positions past the caption are masked to -inf by the model; keep the caption's.
-        probs = torch.sigmoid(outputs.logits[0, :, :length].float())
+        probs = torch.sigmoid(logits[0, :, :length].float())
         return DetectorOutput(
             token_probs=probs.cpu().numpy(),
-            boxes_cxcywh=outputs.pred_boxes[0].float().cpu().numpy(),
+            boxes_cxcywh=boxes[0].float().cpu().numpy(),
         )

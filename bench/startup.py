@@ -24,6 +24,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--variant", choices=("eager", "compiled", "openvino"), required=True)
     parser.add_argument("--cache-dir", required=True, help="compile / IR cache directory")
     parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda (compiled and eager only on CUDA)")
     parser.add_argument("--tiny", default="", metavar="DIR", help="build/use the tiny models under DIR")
     parser.add_argument("--frames", type=int, default=2, help="frames after the first (default 2)")
     args = parser.parse_args(argv)
@@ -42,7 +43,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     else:
         detector, segmenter, _ = find_models()
     imported = time.perf_counter()
-    config = PipelineConfig(detector_model=detector, segmenter_model=segmenter, device="cpu", dtype=args.dtype,
+    config = PipelineConfig(detector_model=detector, segmenter_model=segmenter, device=args.device, dtype=args.dtype,
                             local_files_only=True, compile=args.variant == "compiled",
                             backend="openvino" if args.variant == "openvino" else "torch",
                             compile_cache_dir=args.cache_dir)  # fmt: skip
@@ -52,7 +53,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for r in range(1 + args.frames):
         _, image = frame(r, CENTRE.size)
         start = time.perf_counter()
-        pipe(image, CENTRE.query)
+        pipe(image, CENTRE.query)  # the result leaves the device (numpy masks): synchronised
         frames.append(time.perf_counter() - start)
     status = {}
     for adapter in (pipe.detector, pipe.segmenter):
@@ -61,7 +62,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             if runner is not None:
                 status[adapter.family] = {"x".join(map(str, k)): v for k, v in runner.status.items()}
     print(json.dumps({
-        "variant": args.variant, "dtype": args.dtype, "tiny": bool(args.tiny), "status": status,
+        "variant": args.variant, "dtype": args.dtype, "device": args.device, "tiny": bool(args.tiny), "status": status,
         "import_s": imported - started, "load_s": loaded - imported, "first_frame_s": frames[0],
         "next_frames_s": frames[1:], "to_first_result_s": loaded - imported + frames[0],
         "load_average": [round(v, 2) for v in load_average()],

@@ -237,9 +237,11 @@ class CompiledRegions:
         key = cache_key(self.family, self._model, self._dtype, self._device, shape)
         loaded = self._cache.load(key)
         out = forward()
-        if loaded != "hit":
+        if loaded == "hit":
+            _LOG.info("%s %s: compiled code loaded from the cache", self.family, shape)
+        else:
             path = self._cache.save(key)
-            _LOG.info("compiled %s for %s; cached in %s", self.family, shape, path)
+            _LOG.info("%s %s: compiled (first use of this size); cached in %s", self.family, shape, path)
         self._ready[shape] = {"hit": "hit", "miss": "compiled", "rebuild": "rebuilt"}[loaded]
         return out
 

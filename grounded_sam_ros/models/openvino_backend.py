@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
@@ -113,7 +114,9 @@ class OpenVinoRunner:
                    "openvino": ov.__version__}  # fmt: skip
 
             def convert() -> Any:
-                with torch.no_grad(), _traceable():
+                with torch.no_grad(), _traceable(), warnings.catch_warnings():
+                    # The trace bakes this bucket's sizes in (each bucket is its own IR): the warnings say just that
+                    warnings.simplefilter("ignore", torch.jit.TracerWarning)
                     model = ov.convert_model(self._module, example_input=dict(inputs))
                 # Static shapes: the trace baked this bucket's sizes in anyway
                 model.reshape({port: ov.PartialShape(list(t.shape)) for port, t in zip(model.inputs, inputs.values())})

@@ -49,3 +49,17 @@ def test_detector_max_size_sets_the_short_side_like_the_processor(tiny_models):
     np.testing.assert_allclose(inputs["pixel_values"].numpy(), expected["pixel_values"].numpy(), atol=1e-6)
     pipe.detector.set_max_size(0)  # back to the processor's own (240 for the tiny model)
     assert pipe.detector.preprocess(image)["pixel_values"].shape[-2] == 150  # 400 / 1280 * 480
+
+
+def test_cli_speed_flags_reach_the_config():
+    from grounded_sam_ros.cli import build_parser, config_from_args
+
+    args = build_parser().parse_args(["warmup", "--size", "640x480", "--size", "1280X720", "--compile",
+                                      "--compile-cache-dir", "/tmp/c", "--detector-max-size", "512"])  # fmt: skip
+    assert args.size == [(640, 480), (1280, 720)]
+    config = config_from_args(args)
+    assert (config.compile, config.compile_cache_dir, config.detector_max_size) == (True, "/tmp/c", 512)
+    assert config_from_args(build_parser().parse_args(["warmup", "--backend", "openvino"])).backend == "openvino"
+    for bad in (["--size", "640"], ["--size", "0x480"], ["--backend", "onnx"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["warmup", *bad])

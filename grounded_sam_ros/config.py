@@ -18,6 +18,7 @@ DEFAULT_SEGMENTER = "facebook/sam-vit-base"
 
 DEVICES_HELP = "auto, cpu, cuda or cuda:N"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+BACKENDS = ("torch", "openvino")
 
 
 @dataclass
@@ -45,6 +46,12 @@ class PipelineConfig:
     allow_pickle: bool = False
     cache_dir: str = ""
 
+    # Speed (see README "Performance")
+    compile: bool = False  # torch.compile the heavy regions; artefacts cached in compile_cache_dir
+    compile_cache_dir: str = ""  # default ~/.cache/grounded_sam_ros/compile
+    backend: str = "torch"  # torch or openvino (CPU: models converted once, cached as OpenVINO IR)
+    detector_max_size: int = 0  # detector's short-side resize in px; 0 = the model's own (800 for Grounding DINO)
+
     # Detection
     box_threshold: float = 0.35
     text_threshold: float = 0.25
@@ -70,6 +77,14 @@ class PipelineConfig:
             raise ValueError(f"dtype={self.dtype!r}: expected one of {', '.join(DTYPES)}")
         if not _valid_device(self.device):
             raise ValueError(f"device={self.device!r}: expected {DEVICES_HELP}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend={self.backend!r}: expected one of {', '.join(BACKENDS)}")
+        if self.compile and self.backend != "torch":
+            raise ValueError(f"compile=true needs backend='torch' (got {self.backend!r}); OpenVINO compiles itself")
+        if int(self.detector_max_size) != self.detector_max_size or not 0 <= self.detector_max_size <= 4096:
+            raise ValueError(
+                f"detector_max_size={self.detector_max_size!r}: expected pixels in [1, 4096], or 0 for the default"
+            )
         if self.query_overflow not in ("truncate", "error"):
             raise ValueError(f"query_overflow={self.query_overflow!r}: expected 'truncate' or 'error'")
         if self.max_image_pixels < 1:

@@ -268,6 +268,17 @@ def build_pipeline(config: PipelineConfig) -> GroundedSamPipeline:
         if config.segment:
             _LOG.info("loading segmenter %s (%s) on %s", config.segmenter_model, families["segmenter"], device)
             segmenter = build_segmenter(families["segmenter"], config.segmenter_model, options)
+    if config.detector_max_size and not config.one_stage_model:
+        detector.set_max_size(config.detector_max_size)
+    if config.backend == "openvino":
+        from grounded_sam_ros.models.openvino_backend import enable_openvino
+
+        enable_openvino(detector, segmenter, config.compile_cache_dir)
+    if config.compile:
+        from grounded_sam_ros.models.compiled import enable_compile
+
+        _LOG.info("compiling on first use (cache: %s)", config.compile_cache_dir or "~/.cache/grounded_sam_ros/compile")
+        enable_compile([a for a in (detector, segmenter) if a is not None], config.compile_cache_dir)
     return GroundedSamPipeline(detector, segmenter, dataclasses.replace(config, device=device))
 
 

@@ -13,6 +13,7 @@ grounded-sam mesh photo.jpg --mesh-model osx_l_wo_decoder.pth.tar --smplx-model 
 grounded-sam download --family owlv2       # a family's default model
 grounded-sam models                        # families, default ids, sizes, licences, what is cached
 grounded-sam track video.mp4 --query "red cup . person" --out tracks/
+grounded-sam warmup --size 640x480          # compile and cache ahead of time (for --compile / the node's compile)
 grounded-sam --version
 """
 
@@ -34,6 +35,7 @@ COMMANDS = (
     "grounded_sam_ros.cli.synth",
     "grounded_sam_ros.cli.models",
     "grounded_sam_ros.cli.track",
+    "grounded_sam_ros.cli.warmup",
 )
 
 

@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Optional, TextIO
 
-from grounded_sam_ros.config import DEVICES_HELP, DTYPES, PipelineConfig
+from grounded_sam_ros.config import BACKENDS, DEVICES_HELP, DTYPES, PipelineConfig
 
 PROG = "grounded-sam"
 
@@ -84,6 +84,23 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
         help="allow pytorch_model.bin checkpoints (loaded with weights_only=True); safetensors only by default",
     )
     parser.add_argument("--cache-dir", default="", metavar="DIR", help="Hugging Face cache (default: ~/.cache/...)")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the heavy layers; cached, so only the first run per model/dtype/size compiles "
+        "(see `grounded-sam warmup`)",
+    )
+    parser.add_argument(
+        "--compile-cache-dir", default="", metavar="DIR", help="default: ~/.cache/grounded_sam_ros/compile"
+    )
+    parser.add_argument("--backend", default=defaults.backend, choices=BACKENDS, help=f"default: {defaults.backend}")
+    parser.add_argument(
+        "--detector-max-size",
+        type=int,
+        default=defaults.detector_max_size,
+        metavar="PX",
+        help="detector input short side (0 = the model's own, 800); smaller is faster, small objects suffer",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
@@ -106,6 +123,10 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         max_detections=args.max_detections,
         multimask=args.multimask,
         segment=not args.boxes_only,
+        compile=args.compile,
+        compile_cache_dir=args.compile_cache_dir,
+        backend=args.backend,
+        detector_max_size=args.detector_max_size,
     ).validate()
 
 

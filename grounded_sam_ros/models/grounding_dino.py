@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 from PIL import Image
@@ -37,6 +37,9 @@ class GroundingDinoDetector:
         tokenizer = processor.tokenizer
         self._tokenizer = tokenizer
         self._dot_id = tokenizer.convert_tokens_to_ids(".")
+        self._size: Optional[Dict[str, int]] = None  # resize override (set_max_size); None = the processor's
+        self.compiled: Any = None  # CompiledRegions when the compiled path is on (models.compiled.enable_compile)
+        self.openvino: Any = None  # OpenVinoRunner with backend=openvino (models.openvino_backend)
 
     @classmethod
     def from_pretrained(cls, model_id: str, options: LoadOptions) -> "GroundingDinoDetector":
@@ -77,24 +80,53 @@ class GroundingDinoDetector:
         }
         return TextPrompt(spans=spans, tensors=tensors)
 
+    def set_max_size(self, short_side: int) -> None:
+        """Resize inputs to ``short_side`` px on the short side (long side at most 1333/800 of it, as the default
+        800/1333); 0 restores the processor's own setting. Fewer pixels: faster, small objects harder to find."""
+        if short_side < 0:
+            raise ValueError(f"detector_max_size={short_side}: expected pixels > 0, or 0 for the model's default")
+        self._size = None
+        if short_side:
+            self._size = {"shortest_edge": int(short_side), "longest_edge": int(round(short_side * 1333 / 800))}
+
     def preprocess(self, image: np.ndarray) -> Dict[str, Any]:
-        """image: HxWx3 uint8 RGB -> resized, normalised ``pixel_values`` (1, 3, h, w) and ``pixel_mask``."""
-        inputs = self.processor.image_processor(images=Image.fromarray(image), return_tensors="pt")
-        return {
+        """image: HxWx3 uint8 RGB -> resized, normalised ``pixel_values`` (1, 3, h, w) and ``pixel_mask`` (1, h, w);
+        padded to the input-size bucket on the compiled path (see :mod:`grounded_sam_ros.models.compiled`)."""
+        options = {"size": self._size} if self._size else {}
+        inputs = self.processor.image_processor(images=Image.fromarray(image), return_tensors="pt", **options)
+        inputs = {
             # Copied as float32, cast on the device (a half-precision cast on the CPU costs more than the copy)
             "pixel_values": inputs["pixel_values"].to(self.device).to(self._stored),
             "pixel_mask": inputs["pixel_mask"].to(self.device),
         }
+        if self.compiled is not None or self.openvino is not None:
+            from grounded_sam_ros.models.compiled import pad_detector_image
+
+            inputs = pad_detector_image(inputs)
+        return inputs
 
     def forward(self, inputs: Dict[str, Any], prompt: TextPrompt) -> DetectorOutput:
         import torch
 
-        with inference(self.device, self.dtype, self._stored):
-            outputs = self.model(**inputs, **prompt.tensors)
+        text = prompt.tensors
+        if self.compiled is not None or self.openvino is not None:
+            from grounded_sam_ros.models.compiled import pad_text
+
+            text = pad_text(text, self.max_text_tokens)
+        shape = (*inputs["pixel_values"].shape[-2:], text["input_ids"].shape[1])
+        if self.openvino is not None:  # its own precision (the plugin's hint), no autocast
+            from grounded_sam_ros.models.openvino_backend import DetectorGraph
+
+            logits, boxes = self.openvino(DetectorGraph.inputs(self.model, inputs, text), shape)
+        else:
+            with inference(self.device, self.dtype, self._stored):
+                run = lambda: self.model(**inputs, **text)  # noqa: E731
+                outputs = run() if self.compiled is None else self.compiled.run(shape, run)
+            logits, boxes = outputs.logits, outputs.pred_boxes
         length = len(prompt.spans.input_ids)
         # Positions past the caption are masked to -inf by the model; keep the caption's.
-        probs = torch.sigmoid(outputs.logits[0, :, :length].float())
+        probs = torch.sigmoid(logits[0, :, :length].float())
         return DetectorOutput(
             token_probs=probs.cpu().numpy(),
-            boxes_cxcywh=outputs.pred_boxes[0].float().cpu().numpy(),
+            boxes_cxcywh=boxes[0].float().cpu().numpy(),
         )

@@ -38,6 +38,8 @@ class SamSegmenter:
         self._decoder_stored = next(model.mask_decoder.parameters()).dtype
         pad = processor.image_processor.pad_size
         self.pad_size = (int(pad["height"]), int(pad["width"]))  # (h, w) of the padded encoder input
+        self.compiled: Any = None  # CompiledRegions when the compiled path is on (models.compiled.enable_compile)
+        self.openvino: Any = None  # OpenVinoRunner of the image encoder with backend=openvino
 
     @classmethod
     def from_pretrained(cls, model_id: str, options: LoadOptions) -> "SamSegmenter":
@@ -74,8 +76,13 @@ class SamSegmenter:
 
     def embed(self, inputs: Dict[str, Any]) -> ImageEmbedding:
         """Run the image encoder once for the frame."""
-        with inference(self.device, self.dtype, self._encoder_stored):
-            embedding = self.model.get_image_embeddings(inputs["pixel_values"])
+        pixel_values = inputs["pixel_values"]
+        if self.openvino is not None:  # its own precision (the plugin's hint), no autocast
+            (embedding,) = self.openvino({"pixel_values": pixel_values}, tuple(pixel_values.shape[-2:]))
+        else:
+            with inference(self.device, self.dtype, self._encoder_stored):
+                run = lambda: self.model.get_image_embeddings(pixel_values)  # noqa: E731
+                embedding = run() if self.compiled is None else self.compiled.run(tuple(pixel_values.shape[-2:]), run)
         return ImageEmbedding(embedding, inputs["original_size"], inputs["resized_size"])
 
     def _decoder_inputs(self, state: ImageEmbedding) -> Dict[str, Any]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Iterable, List, Mapping, Tuple, Type
 
-from grounded_sam_ros.config import DEFAULT_DETECTOR, DEFAULT_SEGMENTER, DEVICES_HELP, DTYPES, PipelineConfig
+from grounded_sam_ros.config import BACKENDS, DEFAULT_DETECTOR, DEFAULT_SEGMENTER, DEVICES_HELP, DTYPES, PipelineConfig
 from grounded_sam_ros.ros.capabilities import CAPABILITIES, Capability, capability_params
 from grounded_sam_ros.ros.param_table import (  # noqa: F401 - re-exported: the names users of this module know
     CONFIGURE,
@@ -142,6 +142,41 @@ CORE_PARAMS: Tuple[ParamSpec, ...] = (
         "Also accept pickle checkpoints (pytorch_model.bin, loaded with weights_only=True); safetensors only if false.",
         CONFIGURE,
         config_field="allow_pickle",
+    ),
+    # Speed (configure; see the README, "Performance")
+    ParamSpec(
+        "compile",
+        _DEFAULTS.compile,
+        "torch.compile the detector's and SAM encoder's heavy layers (detector inputs padded to size buckets); the "
+        "compiled code is cached in compile_cache_dir, so only the first start with a new model/dtype/device/size "
+        "compiles (fill it ahead with `grounded-sam warmup`).",
+        CONFIGURE,
+        config_field="compile",
+    ),
+    ParamSpec(
+        "compile_cache_dir",
+        _DEFAULTS.compile_cache_dir,
+        "Where compiled artefacts are cached ('' = ~/.cache/grounded_sam_ros/compile).",
+        CONFIGURE,
+        config_field="compile_cache_dir",
+    ),
+    ParamSpec(
+        "backend",
+        _DEFAULTS.backend,
+        "Inference engine: torch, or openvino (CPU: detector and SAM encoder converted once and cached as IR).",
+        CONFIGURE,
+        choices=BACKENDS,
+        config_field="backend",
+    ),
+    ParamSpec(
+        "detector_max_size",
+        _DEFAULTS.detector_max_size,
+        "Detector input short side in pixels (0 = the model's own, 800 for Grounding DINO); smaller is faster and "
+        "finds small objects less well.",
+        CONFIGURE,
+        low=0,
+        high=4096,
+        config_field="detector_max_size",
     ),
     # Per-frame settings (live)
     ParamSpec(

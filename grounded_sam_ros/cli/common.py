@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Optional, TextIO
 
 from grounded_sam_ros.config import BACKENDS, DEVICES_HELP, DTYPES, PipelineConfig
@@ -24,6 +25,18 @@ def version() -> str:
 def err(message: str, stream: Optional[TextIO] = None) -> None:
     """One ``grounded-sam: error: ...`` line on stderr."""
     print(f"{PROG}: error: {message}", file=stream or sys.stderr, flush=True)
+
+
+def output_dir(path: str, *subdirs: str) -> Path:
+    """``path`` and ``path/<sub>`` for each of ``subdirs``, created when missing; ``ValueError`` naming the folder
+    and the reason when that fails."""
+    out = Path(path)
+    try:
+        for sub in ("", *subdirs):
+            (out / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create output directory {out}: {exc}") from None
+    return out
 
 
 def first_line(exc: BaseException) -> str:

@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from grounded_sam_ros.cli.common import add_model_args, config_from_args, err, first_line, load_pipeline
+from grounded_sam_ros.cli.common import add_model_args, config_from_args, err, first_line, load_pipeline, output_dir
 from grounded_sam_ros.editing.config import EDIT_DTYPES, MODES, EditConfig
 
 
@@ -120,8 +120,7 @@ def run(args: argparse.Namespace) -> int:
         if args.mode == "replace" and not args.prompt.strip():
             raise ValueError("--mode replace needs --prompt saying what to paint (or use --mode remove)")
         image = load_image(args.image)
-        out_dir = Path(args.out)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir = output_dir(args.out)
     except (ValueError, OSError) as exc:
         err(str(exc))
         return 2

@@ -8,7 +8,7 @@ import argparse
 import sys
 import time
 
-from grounded_sam_ros.cli.common import add_model_args, banner_for, config_from_args, err
+from grounded_sam_ros.cli.common import add_model_args, banner_for, config_from_args, err, output_dir
 
 TAGGER_CHOICES = ("ram", "ram_plus", "blip", "florence2")
 
@@ -83,11 +83,10 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     try:
         settings = settings_from_args(args)
-        Path(args.out).mkdir(parents=True, exist_ok=True)
+        output_dir(args.out)
     except (ValueError, OSError) as exc:
         err(str(exc))
         return 2

@@ -9,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from grounded_sam_ros.cli.common import add_model_args, config_from_args, err, first_line, load_pipeline
+from grounded_sam_ros.cli.common import add_model_args, config_from_args, err, first_line, load_pipeline, output_dir
 
 
 def register(commands) -> None:
@@ -56,14 +56,9 @@ def run(args: argparse.Namespace) -> int:
             args.mesh_model, args.smplx_model, normalise_labels(args.mesh_labels), args.max_people
         ).validate()
         intrinsics = parse_intrinsics(args.intrinsics) if args.intrinsics else None
+        out_dir = output_dir(args.out)
     except ValueError as exc:
         err(str(exc))
-        return 2
-    out_dir = Path(args.out)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        err(f"cannot create output directory {out_dir}: {exc}")
         return 2
 
     estimator = _load_estimator(mesh_config, config.device)

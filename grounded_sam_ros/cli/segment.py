@@ -9,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from grounded_sam_ros.cli.common import add_model_args, banner_for, config_from_args, err, load_pipeline
+from grounded_sam_ros.cli.common import add_model_args, banner_for, config_from_args, err, load_pipeline, output_dir
 
 
 def register(commands) -> None:
@@ -40,14 +40,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         query = normalize_query(args.query)
         config = config_from_args(args)
+        out_dir = output_dir(args.out)
     except ValueError as exc:
         err(str(exc))
-        return 2
-    out_dir = Path(args.out)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        err(f"cannot create output directory {out_dir}: {exc}")
         return 2
 
     banner = banner_for(config, args.banner)

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import List
 
-from grounded_sam_ros.cli.common import add_model_args, config_from_args, err, first_line, load_pipeline
+from grounded_sam_ros.cli.common import add_model_args, config_from_args, err, first_line, load_pipeline, output_dir
 from grounded_sam_ros.cli.edit import add_edit_args, add_instance_args, edit_config_from_args, labels_of
 from grounded_sam_ros.editing.config import EditConfig
 
@@ -83,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--variants {args.variants}: expected at least 1")
         if args.mode != "replace":
             raise ValueError("synth keeps the source masks as labels, so it repaints objects (--mode replace) only")
-        out_dir = Path(args.out)
-        (out_dir / "images").mkdir(parents=True, exist_ok=True)
+        out_dir = output_dir(args.out, "images")
     except (ValueError, OSError) as exc:
         err(str(exc))
         return 2

@@ -8,7 +8,15 @@ import argparse
 import json
 from pathlib import Path
 
-from grounded_sam_ros.cli.common import add_model_args, banner_for, config_from_args, err, first_line, load_pipeline
+from grounded_sam_ros.cli.common import (
+    add_model_args,
+    banner_for,
+    config_from_args,
+    err,
+    first_line,
+    load_pipeline,
+    output_dir,
+)
 from grounded_sam_ros.tracking.config import DEFAULT_VIDEO_MODEL, MODES, VIDEO_FAMILIES, TrackerConfig
 
 
@@ -97,13 +105,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         err(str(exc))
         return 2
-    out = Path(args.out)
     try:
-        (out / "json").mkdir(parents=True, exist_ok=True)
-        if args.png:
-            (out / "annotated").mkdir(exist_ok=True)
-    except OSError as exc:
-        err(f"cannot create output directory {out}: {exc}")
+        out = output_dir(args.out, "json", *(("annotated",) if args.png else ()))
+    except ValueError as exc:
+        err(str(exc))
         return 2
 
     banner = banner_for(config, args.banner)

@@ -24,8 +24,8 @@ from grounded_sam_ros.editing.masks import NothingToEditError
 from grounded_sam_ros.results import FrameResult
 from grounded_sam_ros.ros import conversions
 from grounded_sam_ros.ros.capabilities.base import Camera, Capability, FrameContext, NodeApi
+from grounded_sam_ros.ros.capabilities.requests import request_inputs
 from grounded_sam_ros.ros.param_table import CONFIGURE, ParamSpec
-from grounded_sam_ros.ros.query import clean_query
 from grounded_sam_ros.srv import Edit
 
 _DEFAULTS = EditConfig()
@@ -155,29 +155,15 @@ class EditService(Capability):
         node = self.node
         response.success = False
         try:
-            if not node.active:
-                response.message = "the node is not active: configure and activate it (ros2 lifecycle set ...)"
-                return response
             mode = request.mode.strip() or "replace"
             if mode not in MODES:
                 raise ValueError(f"mode {request.mode!r}: expected one of {', '.join(MODES)} (empty = replace)")
             if mode == "replace" and not request.prompt.strip():
                 raise ValueError("mode 'replace' needs a prompt saying what to paint (or use mode 'remove')")
-            if request.image.width == 0:
-                frame = node.latest_frame(self.camera)
-                if frame is None:
-                    topic = self.camera.topic("image")
-                    response.message = f"no frame received yet on '{topic}'; send one or put an image in the request"
-                    return response
-            else:
-                image_msg = request.image
-                frame = FrameContext(self.camera, image_msg.header, time.monotonic(), publish=False, msg=image_msg,
-                                     convert=lambda: conversions.image_msg_to_rgb(image_msg))  # fmt: skip
-            query = clean_query(request.query) if request.query.strip() else node.query
-            if not query:
-                response.message = "no query: give one in the request, on the 'query' topic or as the 'query' parameter"
+            frame, query, reason = request_inputs(node, self.camera, request.image, request.query)
+            if frame is None:
+                response.message = reason
                 return response
-            frame.image  # noqa: B018 - convert here, so that a bad image is answered as an invalid request
             started = time.monotonic()
             answer = node.run_on_worker(lambda: self._edit(frame, query, request, mode))
             if answer is None:

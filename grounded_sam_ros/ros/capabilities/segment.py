@@ -9,13 +9,11 @@ hooks as a streamed frame (depth fills the 3D fields), with nothing published. T
 
 from __future__ import annotations
 
-import time
-
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 
 from grounded_sam_ros.ros import conversions
-from grounded_sam_ros.ros.capabilities.base import Capability, FrameContext
-from grounded_sam_ros.ros.query import clean_query
+from grounded_sam_ros.ros.capabilities.base import Capability
+from grounded_sam_ros.ros.capabilities.requests import request_inputs
 from grounded_sam_ros.srv import Segment
 
 
@@ -29,24 +27,10 @@ class SegmentService(Capability):
         node = self.node
         response.success = False
         try:
-            if not node.active:
-                response.message = "the node is not active: configure and activate it (ros2 lifecycle set ...)"
+            frame, query, reason = request_inputs(node, self.camera, request.image, request.query)
+            if frame is None:
+                response.message = reason
                 return response
-            if request.image.width == 0:
-                frame = node.latest_frame(self.camera)
-                if frame is None:
-                    topic = self.camera.topic("image")
-                    response.message = f"no frame received yet on '{topic}'; send one or put an image in the request"
-                    return response
-            else:
-                image_msg = request.image
-                frame = FrameContext(self.camera, image_msg.header, time.monotonic(), publish=False, msg=image_msg,
-                                     convert=lambda: conversions.image_msg_to_rgb(image_msg))  # fmt: skip
-            query = clean_query(request.query) if request.query.strip() else node.query
-            if not query:
-                response.message = "no query: give one in the request, on the 'query' topic or as the 'query' parameter"
-                return response
-            frame.image  # noqa: B018 - convert here, so that a bad image is answered as an invalid request
             result = node.run_on_worker(lambda: node.process(frame, query))
             if result is None:
                 response.message = "the node is shutting down"

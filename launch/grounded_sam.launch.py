@@ -30,7 +30,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
 
 NODE_NAME = "grounded_sam"
-OVERRIDES = ("query", "detector_model", "segmenter_model", "device")
+OVERRIDES = ("query", "detector_model", "segmenter_model", "device", "tracking")
 BOOL_OVERRIDES = ("use_depth",)  # 'true' / 'false'; '' keeps the params file's value
 
 
@@ -124,6 +124,9 @@ def generate_launch_description():
             ),
             DeclareLaunchArgument(
                 "device", default_value="", description="auto, cpu, cuda or cuda:N ('' = from params)"
+            ),
+            DeclareLaunchArgument(
+                "tracking", default_value="", description="off, iou or sam2: ids that follow objects ('' = from params)"
             ),
             DeclareLaunchArgument(
                 "use_depth", default_value="", description="true: fuse depth for 3D instances ('' = from params)"

@@ -39,6 +39,16 @@ def output_dir(path: str, *subdirs: str) -> Path:
     return out
 
 
+def unique_stem(path: Path, used: set) -> str:
+    """``path``'s stem, suffixed ``_2``, ``_3``... when an earlier input already took it (a/x.jpg, b/x.png); recorded
+    in ``used``."""
+    stem, n = path.stem, 2
+    while stem in used:
+        stem, n = f"{path.stem}_{n}", n + 1
+    used.add(stem)
+    return stem
+
+
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}"

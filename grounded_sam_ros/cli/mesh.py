@@ -9,7 +9,15 @@ import json
 import time
 from pathlib import Path
 
-from grounded_sam_ros.cli.common import add_model_args, config_from_args, err, first_line, load_pipeline, output_dir
+from grounded_sam_ros.cli.common import (
+    add_model_args,
+    config_from_args,
+    err,
+    first_line,
+    load_pipeline,
+    output_dir,
+    unique_stem,
+)
 
 
 def register(commands) -> None:
@@ -133,10 +141,7 @@ def _mesh_one(pipe, estimator, path, query, mesh_config, intrinsics, out_dir, fm
         return False
     elapsed = time.perf_counter() - start
 
-    stem, n = path.stem, 2
-    while stem in used:
-        stem, n = f"{path.stem}_{n}", n + 1
-    used.add(stem)
+    stem = unique_stem(path, used)
     try:
         files = []
         for k, mesh in enumerate(meshes):

@@ -9,7 +9,15 @@ import json
 import time
 from pathlib import Path
 
-from grounded_sam_ros.cli.common import add_model_args, banner_for, config_from_args, err, load_pipeline, output_dir
+from grounded_sam_ros.cli.common import (
+    add_model_args,
+    banner_for,
+    config_from_args,
+    err,
+    load_pipeline,
+    output_dir,
+    unique_stem,
+)
 
 
 def register(commands) -> None:
@@ -88,11 +96,7 @@ def _segment_one(
         return False
     elapsed = time.perf_counter() - start
 
-    # Unique output names even when two inputs share a stem (a/x.jpg, b/x.png)
-    stem, n = path.stem, 2
-    while stem in used_stems:
-        stem, n = f"{path.stem}_{n}", n + 1
-    used_stems.add(stem)
+    stem = unique_stem(path, used_stems)
     png_path, json_path = out_dir / f"{stem}.png", out_dir / f"{stem}.json"
     try:
         from PIL import Image

@@ -51,6 +51,7 @@ class PipelineConfig:
     compile_cache_dir: str = ""  # default ~/.cache/grounded_sam_ros/compile
     backend: str = "torch"  # torch or openvino (CPU: models converted once, cached as OpenVINO IR)
     detector_max_size: int = 0  # detector's short-side resize in px; 0 = the model's own (800 for Grounding DINO)
+    preprocess: str = "auto"  # auto (on the device with CUDA + half precision), host or device: resize/normalise
 
     # Detection
     box_threshold: float = 0.35
@@ -85,6 +86,8 @@ class PipelineConfig:
             raise ValueError(
                 f"detector_max_size={self.detector_max_size!r}: expected pixels in [1, 4096], or 0 for the default"
             )
+        if self.preprocess not in ("auto", "host", "device"):
+            raise ValueError(f"preprocess={self.preprocess!r}: expected auto, host or device")
         if self.query_overflow not in ("truncate", "error"):
             raise ValueError(f"query_overflow={self.query_overflow!r}: expected 'truncate' or 'error'")
         if self.max_image_pixels < 1:

@@ -270,6 +270,12 @@ def build_pipeline(config: PipelineConfig) -> GroundedSamPipeline:
             segmenter = build_segmenter(families["segmenter"], config.segmenter_model, options)
     if config.detector_max_size and not config.one_stage_model:
         detector.set_max_size(config.detector_max_size)
+    from grounded_sam_ros.models.device_preprocess import use_device_preprocess
+
+    on_device = use_device_preprocess(config.preprocess, device, options.dtype)
+    for adapter in (detector, segmenter):
+        if adapter is not None and hasattr(adapter, "device_preprocess"):
+            adapter.device_preprocess = on_device and config.backend == "torch"
     if config.backend == "openvino":
         from grounded_sam_ros.models.openvino_backend import enable_openvino
 

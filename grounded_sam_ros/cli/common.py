@@ -124,6 +124,13 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
         metavar="PX",
         help="detector input short side (0 = the model's own, 800); smaller is faster, small objects suffer",
     )
+    parser.add_argument(
+        "--preprocess",
+        default=defaults.preprocess,
+        choices=("auto", "host", "device"),
+        help="resize/normalise on the host (official processors) or the device; auto: device with CUDA + half "
+        "precision",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
@@ -150,6 +157,7 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         compile_cache_dir=args.compile_cache_dir,
         backend=args.backend,
         detector_max_size=args.detector_max_size,
+        preprocess=args.preprocess,
     ).validate()
 
 

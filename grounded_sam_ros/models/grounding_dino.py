@@ -40,6 +40,7 @@ class GroundingDinoDetector:
         self._size: Optional[Dict[str, int]] = None  # resize override (set_max_size); None = the processor's
         self.compiled: Any = None  # CompiledRegions when the compiled path is on (models.compiled.enable_compile)
         self.openvino: Any = None  # OpenVinoRunner with backend=openvino (models.openvino_backend)
+        self.device_preprocess = False  # pre-processing on the device (models.device_preprocess; config.preprocess)
 
     @classmethod
     def from_pretrained(cls, model_id: str, options: LoadOptions) -> "GroundingDinoDetector":
@@ -92,13 +93,18 @@ class GroundingDinoDetector:
     def preprocess(self, image: np.ndarray) -> Dict[str, Any]:
         """image: HxWx3 uint8 RGB -> resized, normalised ``pixel_values`` (1, 3, h, w) and ``pixel_mask`` (1, h, w);
         padded to the input-size bucket on the compiled path (see :mod:`grounded_sam_ros.models.compiled`)."""
-        options = {"size": self._size} if self._size else {}
-        inputs = self.processor.image_processor(images=Image.fromarray(image), return_tensors="pt", **options)
-        inputs = {
-            # Copied as float32, cast on the device (a half-precision cast on the CPU costs more than the copy)
-            "pixel_values": inputs["pixel_values"].to(self.device).to(self._stored),
-            "pixel_mask": inputs["pixel_mask"].to(self.device),
-        }
+        if self.device_preprocess:
+            from grounded_sam_ros.models.device_preprocess import detector_inputs
+
+            inputs = detector_inputs(image, self.processor.image_processor, self._size, self.device, self._stored)
+        else:
+            options = {"size": self._size} if self._size else {}
+            inputs = self.processor.image_processor(images=Image.fromarray(image), return_tensors="pt", **options)
+            inputs = {
+                # Copied as float32, cast on the device (a half-precision cast on the CPU costs more than the copy)
+                "pixel_values": inputs["pixel_values"].to(self.device).to(self._stored),
+                "pixel_mask": inputs["pixel_mask"].to(self.device),
+            }
         if self.compiled is not None or self.openvino is not None:
             from grounded_sam_ros.models.compiled import pad_detector_image
 

@@ -40,6 +40,7 @@ class SamSegmenter:
         self.pad_size = (int(pad["height"]), int(pad["width"]))  # (h, w) of the padded encoder input
         self.compiled: Any = None  # CompiledRegions when the compiled path is on (models.compiled.enable_compile)
         self.openvino: Any = None  # OpenVinoRunner of the image encoder with backend=openvino
+        self.device_preprocess = False  # pre-processing on the device (models.device_preprocess; config.preprocess)
 
     @classmethod
     def from_pretrained(cls, model_id: str, options: LoadOptions) -> "SamSegmenter":
@@ -66,6 +67,10 @@ class SamSegmenter:
 
     def preprocess(self, image: np.ndarray) -> Dict[str, Any]:
         """image: HxWx3 uint8 RGB -> ``pixel_values`` (1, 3, 1024, 1024) resized (longest side) and padded."""
+        if self.device_preprocess:
+            from grounded_sam_ros.models.device_preprocess import sam_inputs
+
+            return sam_inputs(image, self.processor.image_processor, self.device, self._encoder_stored)
         inputs = self.processor.image_processor(images=Image.fromarray(image), return_tensors="pt")
         return {
             # Copied as float32, cast on the device (a half-precision cast on the CPU costs more than the copy)

@@ -178,6 +178,15 @@ CORE_PARAMS: Tuple[ParamSpec, ...] = (
         high=4096,
         config_field="detector_max_size",
     ),
+    ParamSpec(
+        "preprocess",
+        _DEFAULTS.preprocess,
+        "Where images are resized/normalised: auto (on the GPU with CUDA in half precision, else on the host), host "
+        "(the official processors, bit-exact with transformers) or device (tensor ops on the model's device).",
+        CONFIGURE,
+        choices=("auto", "host", "device"),
+        config_field="preprocess",
+    ),
     # Per-frame settings (live)
     ParamSpec(
         "box_threshold",

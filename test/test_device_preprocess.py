@@ -15,6 +15,8 @@ from grounded_sam_ros.models import device_preprocess as dp  # noqa: E402
 
 # (h, w): up- and down-scaling, portrait, landscape, tiny, already at the target size
 SIZES = [(480, 640), (640, 480), (1500, 2000), (37, 53), (800, 1333)]
+# On a GPU machine the same checks run on CUDA too (and against torchvision's processors, which it can import)
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +37,13 @@ def _levels(a, b, std) -> np.ndarray:
     return ((a - b).abs() * torch.tensor(list(std)).view(1, -1, 1, 1) * 255).numpy()
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("size", SIZES)
-def test_detector_inputs_equal_the_official_processor_within_one_grey_level(processors, size):
+def test_detector_inputs_equal_the_official_processor_within_one_grey_level(processors, size, device):
     official, _ = processors
     image = _photo(*size)
     reference = official(images=Image.fromarray(image), return_tensors="pt")
-    ours = dp.detector_inputs(image, official, None, "cpu", torch.float32)
+    ours = {k: v.cpu() for k, v in dp.detector_inputs(image, official, None, device, torch.float32).items()}
     assert ours["pixel_values"].shape == reference["pixel_values"].shape
     levels = _levels(ours["pixel_values"], reference["pixel_values"], official.image_std)
     assert levels.max() <= 1.0 + 1e-3  # the two uint8 resize kernels round some pixels to the neighbouring level
@@ -57,12 +60,14 @@ def test_detector_size_override_matches_the_processor_given_the_same_size(proces
     assert ours.shape == reference.shape == (1, 3, 160, 213)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("size", SIZES)
-def test_sam_inputs_equal_the_official_processor_within_one_grey_level(processors, size):
+def test_sam_inputs_equal_the_official_processor_within_one_grey_level(processors, size, device):
     _, official = processors
     image = _photo(*size)
     reference = official(images=Image.fromarray(image), return_tensors="pt")
-    ours = dp.sam_inputs(image, official, "cpu", torch.float32)
+    ours = dp.sam_inputs(image, official, device, torch.float32)
+    ours["pixel_values"] = ours["pixel_values"].cpu()
     assert ours["original_size"] == tuple(reference["original_sizes"][0].tolist()) == size
     assert ours["resized_size"] == tuple(reference["reshaped_input_sizes"][0].tolist())
     assert ours["pixel_values"].shape == reference["pixel_values"].shape

@@ -47,3 +47,19 @@ def test_cuda_fp16_pipeline_gives_finite_boxes_and_masks(tiny_models):
     assert len(result.detections) == 4
     for det in result.detections:
         assert np.isfinite(det.box).all() and det.mask is not None
+
+
+def test_cuda_default_settings_preprocess_on_the_gpu_and_compiled_fp16_follows_eager(tiny_models, tmp_path):
+    eager = _pipeline(tiny_models, dtype="auto")
+    compiled = _pipeline(tiny_models, dtype="auto", compile=True, compile_cache_dir=str(tmp_path))
+    assert eager.detector.device_preprocess and eager.segmenter.device_preprocess  # the default on CUDA in fp16
+    image = np.random.default_rng(2).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    prompt = compiled.text_prompt("cup . person")
+    for _ in range(3):  # CUDA graphs are recorded on a later call than the first
+        inputs = eager.segmenter.preprocess(image)
+        assert inputs["pixel_values"].is_cuda and inputs["pixel_values"].dtype == torch.float16
+        a = compiled.segmenter.embed(inputs).embedding.float()
+        b = eager.segmenter.embed(inputs).embedding.float()
+        assert float((a - b).norm() / b.norm().clamp_min(1e-30)) < 2e-2  # fp16 rounding of fused vs eager kernels
+        detector_inputs = compiled.detector.preprocess(image)  # padded to its bucket on the compiled path
+        assert compiled.detector.forward(detector_inputs, prompt).boxes_cxcywh.shape[0] > 0

@@ -276,6 +276,11 @@ def build_pipeline(config: PipelineConfig) -> GroundedSamPipeline:
     for adapter in (detector, segmenter):
         if adapter is not None and hasattr(adapter, "device_preprocess"):
             adapter.device_preprocess = on_device and config.backend == "torch"
+    core = getattr(getattr(detector, "model", None), "model", None)
+    if config.backend == "torch" and hasattr(core, "text_backbone"):  # Grounding DINO: BERT once per query
+        from grounded_sam_ros.models.text_cache import cache_text_features
+
+        detector.text_cache = cache_text_features(detector.model)
     if config.backend == "openvino":
         from grounded_sam_ros.models.openvino_backend import enable_openvino
 

@@ -4,6 +4,7 @@
 
     PYTHONPATH=$PWD python -m bench.bench_tracking                 # stream fps table, full-size models
     PYTHONPATH=$PWD python -m bench.bench_tracking --rss-frames 2000   # + RSS over a long stream (tiny models)
+    PYTHONPATH=$PWD python -m bench.bench_tracking --device cuda --frames 8 --out /tmp/tracking-cuda.json
 
 Models: the default architectures with RANDOM weights (built once under ~/.cache/grounded_sam_ros/random-models;
 real weights are never downloaded): Grounding-DINO-T, SAM ViT-B, and SAM 2.1 Hiera-T (``Sam2VideoConfig()``, the
@@ -36,7 +37,7 @@ from bench.workloads import frame
 
 SIZE = (640, 480)
 DETECT_EVERY = (1, 5, 10, 30)
-RESULTS = Path(__file__).resolve().parent / "results" / "tracking-cpu.json"
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def frames(count: int, start: int = 0) -> List[np.ndarray]:
@@ -72,7 +73,15 @@ def subnormal_report(tracker: Any, image: np.ndarray, query: str) -> Dict[str, f
 
 
 def build(
-    detector: str, segmenter: str, family: str, video: str, boxes: int, detect_every: int, memory_frames: int = 0
+    detector: str,
+    segmenter: str,
+    family: str,
+    video: str,
+    boxes: int,
+    detect_every: int,
+    memory_frames: int = 0,
+    device: str = "cpu",
+    dtype: str = "auto",
 ) -> Any:
     from grounded_sam_ros.config import PipelineConfig
     from grounded_sam_ros.pipeline import build_pipeline
@@ -82,7 +91,8 @@ def build(
         detector_model=detector,
         segmenter_model=segmenter,
         segmenter_family=family,
-        device="cpu",
+        device=device,
+        dtype=dtype,
         box_threshold=0.0,
         text_threshold=0.0,
         max_detections=boxes,
@@ -158,8 +168,13 @@ def main() -> None:
     parser.add_argument(
         "--memory-frames", type=int, default=2, help="also time propagation with this many recent memories (0: no)"
     )
-    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--tiny", action="store_true", help="tiny random models: a smoke test of this script")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default cpu)")
+    parser.add_argument("--dtype", default="auto", help="auto (CPU: bf16 where native, CUDA: fp16) | float32 | ...")
+    parser.add_argument("--out", default="", help="results JSON (default bench/results/tracking-<device>.json)")
     args = parser.parse_args()
+    device = args.device
+    out = Path(args.out or RESULTS / f"tracking-{device.split(':')[0]}.json")
 
     from grounded_sam_ros.models.architectures import build_default_models, default_models_cache
     from grounded_sam_ros.models.tiny_sam2 import RANDOM_SAM2_TINY_DIR, build_random_sam2_tiny
@@ -167,25 +182,36 @@ def main() -> None:
     query = "cup . person . table"
     report: Dict[str, Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info("cpu"),
+        "machine": machine_info(device),
+        "dtype": args.dtype,
         "weights": "RANDOM (full-size architectures)",
         "frame": f"{SIZE[0]}x{SIZE[1]}",
         "boxes_per_key_frame": args.boxes,
     }
     if not args.skip_full:
-        detector, sam_b = build_default_models()
-        sam2 = default_models_cache() / RANDOM_SAM2_TINY_DIR
-        if not (sam2 / "model.safetensors").exists():
-            build_random_sam2_tiny(sam2)
+        if args.tiny:  # a smoke test of this script: tiny random models, numbers meaningless
+            import tempfile
+
+            from grounded_sam_ros.models.tiny import build_tiny_models
+            from grounded_sam_ros.models.tiny_sam2 import tiny_sam2
+
+            root = Path(tempfile.mkdtemp(prefix="gsr-bench-tiny-"))
+            (detector, sam_b), sam2 = build_tiny_models(root), tiny_sam2(root)
+            report["weights"] = "TINY RANDOM (smoke test, not a measurement)"
+        else:
+            detector, sam_b = build_default_models()
+            sam2 = default_models_cache() / RANDOM_SAM2_TINY_DIR
+            if not (sam2 / "model.safetensors").exists():
+                build_random_sam2_tiny(sam2)
 
         print("per-frame GDINO-T + SAM-B ...", flush=True)
-        baseline = build(str(detector), str(sam_b), "sam", "", args.boxes, 1)
+        baseline = build(str(detector), str(sam_b), "sam", "", args.boxes, 1, device=device, dtype=args.dtype)
         time_per_frame(baseline, frames(1), query)  # warm-up
         per_frame = time_per_frame(baseline, frames(args.frames, 1), query)
         del baseline
 
         print("tracking GDINO-T + SAM 2.1-tiny ...", flush=True)
-        tracker = build(str(detector), str(sam2), "sam2", str(sam2), args.boxes, 5)
+        tracker = build(str(detector), str(sam2), "sam2", str(sam2), args.boxes, 5, device=device, dtype=args.dtype)
         worst = subnormal_report(tracker, frames(1)[0], query)
         report["subnormal_fraction_max"] = round(max(worst.values()), 6)
         if max(worst.values()) > 0.01:
@@ -205,7 +231,9 @@ def main() -> None:
         variant = {}
         if args.memory_frames:
             del tracker
-            light = build(str(detector), str(sam2), "sam2", str(sam2), args.boxes, 1000, args.memory_frames)
+            light = build(
+                str(detector), str(sam2), "sam2", str(sam2), args.boxes, 1000, args.memory_frames, device, args.dtype
+            )
             cheap = time_stream(light, frames(1 + 9, 1), query)["propagated"][-3:]  # once the memory is full
             variant = {"memory_frames": args.memory_frames, "propagated_frame_s": round(statistics.median(cheap), 3)}
             for n in DETECT_EVERY:
@@ -221,7 +249,7 @@ def main() -> None:
             streams=rows,
             samples={"per_frame": per_frame, **kinds},
         )
-        print(f"\nRANDOM WEIGHTS, CPU default dtype, {SIZE[0]}x{SIZE[1]}, {args.boxes} tracks")
+        print(f"\n{report['weights']}, {device} dtype {args.dtype}, {SIZE[0]}x{SIZE[1]}, {args.boxes} tracks")
         print(f"{'':<34}{'s/frame':>9}{'fps':>8}")
         print(f"{'per-frame GDINO-T + SAM-B':<34}{base:>9.3f}{1 / base:>8.3f}")
         print(f"{'tracking key frame':<34}{key:>9.3f}")
@@ -239,11 +267,11 @@ def main() -> None:
         print(f"RSS over {args.rss_frames} frames (tiny models) ...", flush=True)
         report["rss"] = rss_run(args.rss_frames)
     report["load_average_end"] = [round(v, 2) for v in load_average()]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    previous = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(out.read_text()) if out.exists() else {}
     previous.update(report)
-    Path(args.out).write_text(json.dumps(previous, indent=2) + "\n")
-    print(f"-> {args.out}")
+    out.write_text(json.dumps(previous, indent=2) + "\n")
+    print(f"-> {out}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import torch
 from tracking_scenes import ScriptedPipeline, Shape, constant, linear
 
 from grounded_sam_ros.models import LoadOptions
-from grounded_sam_ros.tracking import StreamTracker, TrackerConfig
+from grounded_sam_ros.tracking import StreamTracker, TrackerConfig, build_tracker
 from grounded_sam_ros.tracking.video import VideoPropagator
 
 
@@ -220,7 +220,6 @@ def test_key_frames_reuse_the_video_models_features(tiny_models, tiny_sam2_dir, 
     from grounded_sam_ros.config import PipelineConfig
     from grounded_sam_ros.data import load_image, sample_image
     from grounded_sam_ros.pipeline import build_pipeline
-    from grounded_sam_ros.tracking import build_tracker
 
     detector, _ = tiny_models
     config = PipelineConfig(
@@ -249,6 +248,14 @@ def test_key_frames_reuse_the_video_models_features(tiny_models, tiny_sam2_dir, 
     for det in result.detections:
         want = by_box[tuple(np.round(det.box, 2))]
         assert _iou(det.full_mask(height, width), want.full_mask(height, width)) >= 0.99
+
+
+def test_build_tracker_passes_every_video_setting(tiny_sam2_dir):
+    pipeline = ScriptedPipeline(_shapes()[:1])
+    pipeline.config.device, pipeline.config.dtype = "cpu", "float32"
+    config = TrackerConfig(mode="sam2", video_model=str(tiny_sam2_dir), cond_frames=1, memory_frames=2)
+    video = build_tracker(pipeline, config)._tracks._video
+    assert (video.cond_frames, video.model.num_maskmem) == (1, 3)  # 2 recent memories + the key frame's
 
 
 @pytest.mark.parametrize("memory_frames", [0, 2])

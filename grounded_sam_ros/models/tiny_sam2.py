@@ -125,3 +125,76 @@ def build_random_sam2_tiny(out_dir: os.PathLike, seed: int = 0) -> Path:
     Sam2Preprocessor().save_pretrained(out)
     mark_random_weights(out)
     return out
+
+
+TINY_EDGETAM_DIR = "tiny-edgetam"
+
+
+def tiny_edgetam_config(size: int = TINY_SAM2_SIZE, vision: object = None) -> object:
+    """An ``EdgeTamVideoConfig`` at toy sizes: timm's RepViT (``repvit_m1`` at 16..128 channels, one block per
+    stage) as the image encoder, and the perceiver-resampled memory attention of EdgeTAM.
+
+    ``vision``: another vision config (e.g. the tiny SAM 2's Hiera) to build the rest without timm.
+    """
+    from transformers import EdgeTamVideoConfig
+    from transformers.models.edgetam.configuration_edgetam import EdgeTamVisionConfig
+    from transformers.models.timm_wrapper.configuration_timm_wrapper import TimmWrapperConfig
+
+    hidden = 128
+    if vision is None:
+        channels = [16, 32, 64, 128]  # RepViT stages at strides 4, 8, 16, 32
+        backbone = TimmWrapperConfig(
+            architecture="repvit_m1",
+            do_pooling=False,
+            model_args={"in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3],
+                        "embed_dim": channels, "depth": [1, 1, 1, 1]},
+        )  # fmt: skip
+        vision = EdgeTamVisionConfig(
+            backbone_config=backbone,
+            backbone_channel_list=channels[::-1],
+            backbone_feature_sizes=[[size // s, size // s] for s in (4, 8, 16)],
+            fpn_hidden_size=hidden,
+        )
+    sam2 = tiny_sam2_config(size)
+    return EdgeTamVideoConfig(
+        vision_config=vision,
+        prompt_encoder_config=sam2.prompt_encoder_config.to_dict(),
+        mask_decoder_config=sam2.mask_decoder_config.to_dict(),
+        image_size=size,
+        memory_attention_hidden_size=hidden,
+        memory_attention_num_layers=1,
+        memory_attention_mlp_hidden_size=32,
+        memory_attention_rope_feat_sizes=[size // 16, size // 16],
+        memory_attention_rope_k_sizes=[4, 4],
+        perceiver_resampler_num_latents=16,
+        perceiver_resampler_num_latents_2d=16,  # 4 x 4 windows: the rope's k sizes
+        perceiver_resampler_hidden_size=64,
+        perceiver_resampler_mlp_intermediate_size=32,
+        perceiver_resampler_num_layers=1,
+        memory_encoder_hidden_size=hidden,
+        memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=hidden,
+        memory_fuser_embed_dim=hidden,
+        memory_fuser_intermediate_dim=32,
+        memory_fuser_num_layers=1,
+    )
+
+
+def build_tiny_edgetam(out_dir: os.PathLike, seed: int = 0, vision: object = None) -> Path:
+    """Build and save a tiny random ``EdgeTamVideoModel`` + ``preprocessor_config.json`` (needs timm unless
+    ``vision`` is given, see :func:`tiny_edgetam_config`)."""
+    import torch
+    from transformers import EdgeTamVideoModel
+
+    from grounded_sam_ros.models.sam2_preprocess import Sam2Preprocessor
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    model = EdgeTamVideoModel(tiny_edgetam_config(vision=vision)).eval()
+    with torch.no_grad():
+        model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(3.0)  # objects "present", as for SAM 2
+    model.save_pretrained(out)
+    Sam2Preprocessor(size=(TINY_SAM2_SIZE, TINY_SAM2_SIZE)).save_pretrained(out)
+    mark_random_weights(out)
+    return out

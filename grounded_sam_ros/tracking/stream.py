@@ -150,6 +150,6 @@ def build_tracker(pipeline: Any, config: TrackerConfig) -> StreamTracker:
             cache_dir=pc.cache_dir or None,
         )
         propagator = VideoPropagator.from_pretrained(
-            config.video_model, config.video_family, options, config.cond_frames
+            config.video_model, config.video_family, options, config.cond_frames, config.memory_frames
         )
     return StreamTracker(pipeline, config, propagator)

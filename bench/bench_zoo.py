@@ -3,14 +3,18 @@
 """Frame time of every detector x segmenter pair of the zoo (and SAM 3 alone); prints a table, writes JSON.
 
     flock /tmp/gsr-heavy.lock python -m bench.bench_zoo            # CPU, default dtype, 2 timed frames per row
-    python -m bench.bench_zoo --device cuda --frames 10             # on a GPU
+    python -m bench.bench_zoo --device cuda --frames 10 --out zoo-cuda.json   # on a GPU: every row, SAM 3 too
+    python -m bench.bench_zoo --only owlv2+sam sam3 --merge         # re-measure rows into the existing JSON
 
 Models: the published architectures at full size with RANDOM weights (``grounded_sam_ros.models.architectures`` and
-``architectures_zoo``, built once under ~/.cache/grounded_sam_ros/random-models; same compute as the real ones,
-meaningless outputs). The first frame of each row runs with the subnormal check's hooks and is the untimed
-warm-up. Workload: one 640x480 photo, 4 phrases, the 8 best boxes kept (thresholds 0 + top-k, so every
-pair segments the same number of boxes). Before timing, each model's activations on the frame are checked for
-subnormal values (they slow CPU matmuls ~10x; STYLE.md): the fraction is reported per row.
+``architectures_zoo``, built once under ~/.cache/grounded_sam_ros/random-models, their weights created on the
+benchmark's device; same compute as the real ones, meaningless outputs). Workload: one 640x480 photo, 4 phrases,
+the 8 best boxes kept (thresholds 0 + top-k, so every pair segments the same number of boxes).
+
+On a CPU, the first frame of each row runs with the subnormal check's hooks and is the untimed warm-up: each
+model's activations on the frame are checked for subnormal values (they slow CPU matmuls ~10x; STYLE.md), the
+fraction is reported per row. On a GPU (which handles subnormals at full speed) the check is skipped (reported as
+null) and the first frame is a plain warm-up. GPU stage times are not synchronised per stage (the frame time is).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 import numpy as np
 from PIL import Image
@@ -50,6 +54,7 @@ DIRS = {
 }
 FAMILY = {"slimsam": "sam"}
 STAGES = ("detector", "segmenter_encoder", "segmenter_decoder", "masks")
+_RUN_DATE = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def _log(message: str) -> None:
@@ -60,14 +65,27 @@ def _frame() -> np.ndarray:
     return np.asarray(Image.fromarray(load_image(sample_image("coffee"))).resize((640, 480), Image.BILINEAR))
 
 
-def _time(pipe: GroundedSamPipeline, image: np.ndarray, frames: int, warmup: int) -> Dict[str, Any]:
+def _sync(device: str) -> Callable[[], None]:
+    """Waits for the device's queued work (CUDA); nothing to wait for on a CPU."""
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.synchronize
+    return lambda: None
+
+
+def _time(
+    pipe: GroundedSamPipeline, image: np.ndarray, frames: int, warmup: int, sync: Callable[[], None]
+) -> Dict[str, Any]:
     for _ in range(warmup):
         pipe(image, QUERY)
     walls: List[float] = []
     stages: Dict[str, List[float]] = {s: [] for s in STAGES}
     for _ in range(frames):
+        sync()
         start = time.perf_counter()
         result = pipe(image, QUERY)
+        sync()
         walls.append(time.perf_counter() - start)
         for stage in STAGES:
             stages[stage].append(result.timings.get(stage, 0.0))
@@ -93,10 +111,16 @@ def main(argv=None) -> int:
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--frames", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=0, help="untimed frames after the subnormal check's frame")
-    parser.add_argument("--sam3-frames", type=int, default=1, help="timed frames of SAM 3 (slow on a CPU)")
+    parser.add_argument(
+        "--sam3-frames", type=int, default=None, help="timed frames of SAM 3 (default: 1 on a CPU, --frames elsewhere)"
+    )
     parser.add_argument("--only", nargs="*", default=None, help="row names to run (e.g. owlv2+sam sam3)")
     parser.add_argument("--tiny", action="store_true", help="smoke run on tiny random models (seconds, not timings)")
     parser.add_argument("--out", default=None, help="JSON path (default: bench/results/zoo-<device>.json)")
+    parser.add_argument("--merge", action="store_true", help="keep the other rows already in --out")
+    parser.add_argument(
+        "--no-subnormal-check", action="store_true", help="skip the CPU's subnormal check (always skipped on a GPU)"
+    )
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
@@ -105,6 +129,9 @@ def main(argv=None) -> int:
         box_threshold=0.0, text_threshold=0.0, max_detections=BOXES
     )
     info = machine_info(device)
+    on_cpu = device == "cpu"
+    check_subnormals = on_cpu and not args.no_subnormal_check
+    sam3_frames = args.sam3_frames if args.sam3_frames is not None else (1 if on_cpu else args.frames)
     _log(f"building/finding the random full-size models (once, when first needed) under {default_models_cache()}")
     if args.tiny:
         from grounded_sam_ros.models import tiny_zoo
@@ -121,7 +148,7 @@ def main(argv=None) -> int:
         }
         tiny = {k: root / k if (root / k / "config.json").is_file() else b(root / k) for k, b in tiny_builders.items()}
     else:
-        gd, sam = build_default_models()
+        gd, sam = build_default_models(device=device)
     dirs: Dict[str, Any] = {"grounding_dino": gd, "sam": sam, **(tiny if args.tiny else {})}
     image = _frame()
     out = Path(args.out) if args.out else RESULTS / f"zoo-{'cpu' if device == 'cpu' else 'cuda'}.json"
@@ -135,7 +162,8 @@ def main(argv=None) -> int:
     def adapter(name: str, kind: str) -> Any:
         if name not in loaded:
             if name not in dirs:
-                dirs[name] = build_zoo_models(default_models_cache(), [DIRS[name]])[DIRS[name]]
+                _log(f"finding or building {DIRS[name]}")
+                dirs[name] = build_zoo_models(default_models_cache(), [DIRS[name]], device=device)[DIRS[name]]
             _log(f"loading {name} ({kind}) from {dirs[name]}")
             build = {"detector": build_detector, "segmenter": build_segmenter, "one-stage": build_one_stage}[kind]
             loaded[name] = build(FAMILY.get(name, name), str(dirs[name]), options)
@@ -152,34 +180,56 @@ def main(argv=None) -> int:
             pipe = GroundedSamPipeline(adapter(detector, "one-stage"), None, config)
         else:
             pipe = GroundedSamPipeline(adapter(detector, "detector"), adapter(segmenter, "segmenter"), config)
-        subnormal = _subnormal(pipe, image)
-        _log(f"{name}: subnormal activations {subnormal:.2e} (that frame was the warm-up); timing")
+        if check_subnormals:
+            subnormal = _subnormal(pipe, image)
+            _log(f"{name}: subnormal activations {subnormal:.2e} (that frame was the warm-up); timing")
+        else:  # subnormals slow CPUs only (GPUs handle them at full speed): a plain warm-up frame
+            subnormal = None
+            pipe(image, QUERY)
         load = load_average()[0]
-        frames = args.sam3_frames if segmenter is None else args.frames
-        row = {"row": name, "subnormal_fraction": subnormal, **_time(pipe, image, frames, args.warmup)}
+        frames = sam3_frames if segmenter is None else args.frames
+        row = {"row": name, "subnormal_fraction": subnormal, **_time(pipe, image, frames, args.warmup, _sync(device))}
+        row["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         row["load_average_1min"] = [round(load, 2), round(load_average()[0], 2)]
         results.append(row)
         _log(f"{name}: {row['frame_ms']} ms/frame {row['stages_ms']}")
         _write(out, results, info, options, args)  # after every row: an interrupted run keeps what it measured
 
-    _print(results, info, options)
+    _print(_read_rows(out) if args.merge else results, info, options)
     return 0
 
 
+def _read_rows(path: Path) -> List[Dict[str, Any]]:
+    return json.loads(path.read_text())["rows"] if path.is_file() else []
+
+
 def _write(out: Path, results: List[Dict[str, Any]], info: Dict[str, Any], options: LoadOptions, args) -> None:
+    machine = {**info, "load_average_end": [round(v, 2) for v in load_average()]}
+    run = {"date": _RUN_DATE, "machine": machine, "frames": args.frames, "warmup": args.warmup}
+    rows, runs = list(results), [{**run, "rows": [r["row"] for r in results]}]
+    if args.merge and out.is_file():
+        # Rows of earlier runs stay (in the bench's row order, each with its run's date) unless measured again now
+        earlier = json.loads(out.read_text())
+        old_runs = earlier.get("runs") or [
+            {k: earlier[k] for k in ("date", "machine", "frames", "warmup")}
+            | {"rows": [r["row"] for r in earlier["rows"]]}
+        ]
+        runs = [r for r in old_runs if r["date"] != _RUN_DATE] + runs
+        measured = {r["row"] for r in results}
+        rows += [{**r, "date": r.get("date", earlier["date"])} for r in earlier["rows"] if r["row"] not in measured]
+        order = [f"{d}+{s}" for d in DETECTORS for s in SEGMENTERS] + ["sam3"]
+        rows.sort(key=lambda r: order.index(r["row"]) if r["row"] in order else len(order))
     payload = {
         "what": "zoo frame times, RANDOM WEIGHTS (full-size published architectures), "
         f"640x480, query {QUERY!r}, top {BOXES} boxes",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {**info, "load_average_end": [round(v, 2) for v in load_average()]},
+        **run,
         "dtype": str(options.dtype).replace("torch.", ""),
-        "frames": args.frames,
-        "warmup": args.warmup,
-        "rows": results,
+        "rows": rows,
+        "runs": runs,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=2) + "\n")
-    _log(f"wrote {out} ({len(results)} row(s))")
+    _log(f"wrote {out} ({len(rows)} row(s))")
 
 
 def _print(results: List[Dict[str, Any]], info: Dict[str, Any], options: LoadOptions) -> None:
@@ -199,7 +249,7 @@ def _print(results: List[Dict[str, Any]], info: Dict[str, Any], options: LoadOpt
             f"{s['segmenter_encoder']:.0f}" if s["segmenter_encoder"] else "-",
             f"{s['segmenter_decoder']:.0f}" if s["segmenter_decoder"] else "-",
             f"{s['masks']:.0f}",
-            f"{r['subnormal_fraction']:.0e}",
+            "-" if r["subnormal_fraction"] is None else f"{r['subnormal_fraction']:.0e}",
             "/".join(f"{v:.1f}" for v in r["load_average_1min"]),
         )
         print("| " + " | ".join(cells) + " |")

@@ -127,13 +127,19 @@ def test_owlv2_matches_plain_transformers(zoo):
 
 
 def _omdet_reference(zoo, image, threshold):
-    """OmDetTurboProcessor's inputs built by hand (its class needs torchvision) + the PIL DETR image processor."""
+    """OmDetTurboProcessor's inputs built by hand (its class needs torchvision): the image resized as torchvision
+    resizes uint8 images (what its ``DetrImageProcessor`` does; compared with the real one in test_official_zoo.py),
+    then normalised by the PIL DETR image processor."""
     from transformers import AutoTokenizer, OmDetTurboForObjectDetection
     from transformers.models.detr.image_processing_pil_detr import DetrImageProcessorPil
 
     settings = json.loads((zoo["omdet_turbo"] / "preprocessor_config.json").read_text())
     settings.pop("image_processor_type")
-    pixel_values = DetrImageProcessorPil(**settings)(images=Image.fromarray(image), return_tensors="pt").pixel_values
+    size = (settings["size"]["height"], settings["size"]["width"])
+    pixels = torch.from_numpy(image).permute(2, 0, 1)[None]
+    resized = torch.nn.functional.interpolate(pixels, size=size, mode="bilinear", antialias=True)[0].permute(1, 2, 0)
+    processor = DetrImageProcessorPil(**{**settings, "do_resize": False})
+    pixel_values = processor(images=Image.fromarray(resized.numpy()), return_tensors="pt").pixel_values
     tokenizer = AutoTokenizer.from_pretrained(zoo["omdet_turbo"])
     text = {"padding": "max_length", "truncation": True, "max_length": 77, "return_tensors": "pt"}
     classes, task = tokenizer(PHRASES, **text), tokenizer([f"Detect {', '.join(PHRASES)}."], **text)

@@ -55,8 +55,11 @@ def default_vocab() -> list:
     return words + [f"[unused{i}]" for i in range(BERT_VOCAB_SIZE - len(words))]
 
 
-def build_default_grounding_dino(out_dir: os.PathLike, seed: int = 0) -> Path:
-    """Grounding-DINO-T (``GroundingDinoConfig()`` defaults) with random weights + processor, saved into ``out_dir``."""
+def build_default_grounding_dino(out_dir: os.PathLike, seed: int = 0, device: str = "cpu") -> Path:
+    """Grounding-DINO-T (``GroundingDinoConfig()`` defaults) with random weights + processor, saved into ``out_dir``.
+
+    ``device``: where the weights are created and initialised (``cuda`` is much faster than a CPU); saved the same.
+    """
     import torch
     from transformers import BertTokenizer, GroundingDinoConfig, GroundingDinoForObjectDetection, GroundingDinoProcessor
 
@@ -77,7 +80,8 @@ def build_default_grounding_dino(out_dir: os.PathLike, seed: int = 0) -> Path:
     if config.text_config.vocab_size != BERT_VOCAB_SIZE:
         raise RuntimeError(f"GroundingDinoConfig() text vocab is {config.text_config.vocab_size}, not BERT's 30522")
     torch.manual_seed(seed)
-    model = GroundingDinoForObjectDetection(config).eval()
+    with torch.device(device):
+        model = GroundingDinoForObjectDetection(config).eval()
     # Random weights saturate the sigmoid (every score ~1.0); shrink the contrastive logits so scores spread over
     # (0, 1) as with trained weights (same trick as the tiny test model). Compute is unchanged.
     with torch.no_grad():
@@ -91,8 +95,9 @@ def build_default_grounding_dino(out_dir: os.PathLike, seed: int = 0) -> Path:
     return out
 
 
-def build_default_sam(out_dir: os.PathLike, seed: int = 0) -> Path:
-    """SAM ViT-B (``SamConfig()`` defaults) with random weights + processor, saved into ``out_dir``."""
+def build_default_sam(out_dir: os.PathLike, seed: int = 0, device: str = "cpu") -> Path:
+    """SAM ViT-B (``SamConfig()`` defaults) with random weights + processor, saved into ``out_dir`` (weights created
+    on ``device``)."""
     import torch
     from transformers import SamConfig, SamModel, SamProcessor
 
@@ -104,7 +109,8 @@ def build_default_sam(out_dir: os.PathLike, seed: int = 0) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    model = SamModel(SamConfig()).eval()  # ViT-B, as facebook/sam-vit-base
+    with torch.device(device):
+        model = SamModel(SamConfig()).eval()  # ViT-B, as facebook/sam-vit-base
     # SamVisionConfig initialises the image encoder with std 1e-10 (and zero position embeddings): its activations
     # are then ~1e-8 and turn subnormal, which makes CPU matmuls 10x slower than with trained weights. Re-draw them
     # at the usual ViT scale so the timings are those of real weights.
@@ -123,15 +129,17 @@ def default_models_cache() -> Path:
     return local_cache("random-models")
 
 
-def build_default_models(root: os.PathLike | None = None, seed: int = 0) -> Tuple[Path, Path]:
-    """Build both random default-size models under ``root`` (skipped when already there).
+def build_default_models(root: os.PathLike | None = None, seed: int = 0, device: str = "cpu") -> Tuple[Path, Path]:
+    """Build both random default-size models under ``root`` (skipped when already there), their weights created on
+    ``device``.
 
-    Returns (detector_dir, segmenter_dir). Takes about a minute and ~1.1 GB of disk the first time.
+    Returns (detector_dir, segmenter_dir). Takes about a minute on a CPU (seconds on a GPU) and ~1.1 GB of disk the
+    first time.
     """
     root = Path(root) if root is not None else default_models_cache()
     detector, segmenter = root / DEFAULT_DETECTOR_DIR, root / DEFAULT_SEGMENTER_DIR
     if not (detector / "model.safetensors").exists():
-        build_default_grounding_dino(detector, seed)
+        build_default_grounding_dino(detector, seed, device)
     if not (segmenter / "model.safetensors").exists():
-        build_default_sam(segmenter, seed)
+        build_default_sam(segmenter, seed, device)
     return detector, segmenter

@@ -7,7 +7,8 @@ default Hub models, so their compute is that of the real ones; outputs are meani
 them says so. Tokenizers are the tiny character-level ones (a query is a few more tokens than with the real BPE
 vocabulary; the text encoders are a negligible part of a frame). Before timing, :func:`subnormal_fraction` checks
 that random activations do not go subnormal (which slows CPU matmuls ~10x); SAM-style ViTs are re-drawn at std 0.02
-because their default init (std 1e-10) does.
+because their default init (std 1e-10) does. Every builder takes ``device``: where the weights are created and
+initialised (a GPU does it in a fraction of the CPU's time; the files saved are the same kind).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict
 
 from grounded_sam_ros.models.tiny import mark_random_weights
-from grounded_sam_ros.models.tiny_zoo import _redraw_vit, _sam_image_processor, write_clip_tokenizer
+from grounded_sam_ros.models.tiny_zoo import _redraw_vit, write_clip_tokenizer
 
 
 def _save(model: Any, out: Path) -> None:
@@ -26,7 +27,7 @@ def _save(model: Any, out: Path) -> None:
     mark_random_weights(out)
 
 
-def build_full_owlv2(out_dir: os.PathLike, seed: int = 0) -> Path:
+def build_full_owlv2(out_dir: os.PathLike, seed: int = 0, device: str = "cpu") -> Path:
     """OWLv2 ViT-B/16 at 960x960 (``Owlv2Config`` with the 960-pixel vision input of
     google/owlv2-base-patch16-ensemble; the class default is 768)."""
     import torch
@@ -37,14 +38,15 @@ def build_full_owlv2(out_dir: os.PathLike, seed: int = 0) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     write_clip_tokenizer(out)
     torch.manual_seed(seed)
-    model = Owlv2ForObjectDetection(Owlv2Config(vision_config={"image_size": 960})).eval()
+    with torch.device(device):
+        model = Owlv2ForObjectDetection(Owlv2Config(vision_config={"image_size": 960})).eval()
     _save(model, out)
     tokenizer = CLIPTokenizer.from_pretrained(out)
     Owlv2Processor(image_processor=Owlv2ImageProcessorPil(), tokenizer=tokenizer).save_pretrained(out)
     return out
 
 
-def build_full_omdet_turbo(out_dir: os.PathLike, seed: int = 0) -> Path:
+def build_full_omdet_turbo(out_dir: os.PathLike, seed: int = 0, device: str = "cpu") -> Path:
     """OmDet-Turbo-T with a transformers Swin-T backbone in place of the published timm one (same layers)."""
     import torch
     from transformers import OmDetTurboConfig, OmDetTurboForObjectDetection, SwinConfig
@@ -57,7 +59,9 @@ def build_full_omdet_turbo(out_dir: os.PathLike, seed: int = 0) -> Path:
         backbone_config=backbone, use_timm_backbone=False, apply_layernorm_after_vision_backbone=False
     )
     torch.manual_seed(seed)
-    _save(OmDetTurboForObjectDetection(config).eval(), out)
+    with torch.device(device):
+        model = OmDetTurboForObjectDetection(config).eval()
+    _save(model, out)
     settings = {
         "image_processor_type": "DetrImageProcessor",
         "size": {"height": 640, "width": 640},
@@ -79,29 +83,31 @@ def _build_sam_like(out: Path, model: Any, processor: Any) -> Path:
     return out
 
 
-def build_full_slimsam(out_dir: os.PathLike, seed: int = 0) -> Path:
+def build_full_slimsam(out_dir: os.PathLike, seed: int = 0, device: str = "cpu") -> Path:
     """SlimSAM-77 (``SamConfig`` with the pruned encoder widths of Zigeng/SlimSAM-uniform-77)."""
     import torch
     from transformers import SamConfig, SamModel, SamProcessor
     from transformers.models.sam.image_processing_pil_sam import SamImageProcessorPil
 
     torch.manual_seed(seed)
-    model = SamModel(SamConfig(vision_config={"hidden_size": 168, "mlp_dim": 696}))
+    with torch.device(device):
+        model = SamModel(SamConfig(vision_config={"hidden_size": 168, "mlp_dim": 696}))
     return _build_sam_like(Path(out_dir), model, SamProcessor(image_processor=SamImageProcessorPil()))
 
 
-def build_full_sam_hq(out_dir: os.PathLike, seed: int = 0) -> Path:
+def build_full_sam_hq(out_dir: os.PathLike, seed: int = 0, device: str = "cpu") -> Path:
     """SAM-HQ ViT-B (``SamHQConfig()``, as syscv-community/sam-hq-vit-base)."""
     import torch
     from transformers import SamHQConfig, SamHQModel, SamHQProcessor
     from transformers.models.sam.image_processing_pil_sam import SamImageProcessorPil
 
     torch.manual_seed(seed)
-    model = SamHQModel(SamHQConfig())
+    with torch.device(device):
+        model = SamHQModel(SamHQConfig())
     return _build_sam_like(Path(out_dir), model, SamHQProcessor(image_processor=SamImageProcessorPil()))
 
 
-def build_full_sam3(out_dir: os.PathLike, seed: int = 0) -> Path:
+def build_full_sam3(out_dir: os.PathLike, seed: int = 0, device: str = "cpu") -> Path:
     """SAM 3 (``Sam3Config()``: ViT-L/14-sized PE encoder at 1008x1008, CLIP text encoder; as facebook/sam3)."""
     import torch
     from transformers import Sam3Config, Sam3Model
@@ -112,7 +118,9 @@ def build_full_sam3(out_dir: os.PathLike, seed: int = 0) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     write_clip_tokenizer(out)
     torch.manual_seed(seed)
-    _save(Sam3Model(Sam3Config()).eval(), out)
+    with torch.device(device):
+        model = Sam3Model(Sam3Config()).eval()
+    _save(model, out)
     settings = {"image_processor_type": "Sam3ImageProcessor", "resample": 2, **DEFAULT_IMAGE_SETTINGS}
     (out / "preprocessor_config.json").write_text(json.dumps(settings, indent=2))
     return out
@@ -127,14 +135,15 @@ BUILDERS: Dict[str, Callable[..., Path]] = {
 }
 
 
-def build_zoo_models(root: os.PathLike, names=None, seed: int = 0) -> Dict[str, Path]:
-    """Build (once) the named full-size random models under ``root``; returns name -> directory."""
+def build_zoo_models(root: os.PathLike, names=None, seed: int = 0, device: str = "cpu") -> Dict[str, Path]:
+    """Build (once; weights created on ``device``) the named full-size random models under ``root``; returns name ->
+    directory."""
     root = Path(root)
     out = {}
     for name in names or BUILDERS:
         target = root / name
         if not (target / "config.json").is_file() or not any(target.glob("*.safetensors")):
-            BUILDERS[name](target, seed)
+            BUILDERS[name](target, seed, device)
         out[name] = target
     return out
 

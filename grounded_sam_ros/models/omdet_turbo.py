@@ -4,8 +4,10 @@
 
 transformers' ``OmDetTurboProcessor`` imports torchvision (for its NMS), so the adapter does the processor's work
 itself from the same files: the CLIP tokenizer, and the ``preprocessor_config.json`` settings of the published
-checkpoint's ``DetrImageProcessor`` (resize to a fixed square with PIL bilinear, no rescale, mean/std in 0..255
-units, no padding) — see :func:`preprocess_detr_square`.
+checkpoint's ``DetrImageProcessor`` (resize to a fixed square, no rescale, mean/std in 0..255 units, no padding) —
+see :func:`preprocess_detr_square`. Since that processor needs torchvision, transformers always gives it
+``DetrImageProcessor``'s torchvision backend, whose bilinear resize works on uint8 tensors (antialiased, rounded to
+uint8); PIL's bilinear differs from it by one grey level on many pixels, so the resize here is torchvision's.
 
 Thresholds: OmDet-Turbo scores each (query, phrase) pair with a sigmoid, like OWLv2, so the mapping is OWLv2's
 (:mod:`grounded_sam_ros.models.owlv2`): ``box_threshold`` on the best phrase score of a query box, label = that
@@ -32,8 +34,9 @@ TEXT_TOKENS = 77  # the processor's max_length for class names and the task prom
 def preprocess_detr_square(image: np.ndarray, settings: dict) -> np.ndarray:
     """image: HxWx3 uint8 RGB -> (3, h, w) float32 as a ``DetrImageProcessor`` with a fixed (height, width) size.
 
-    ``settings`` is its ``preprocessor_config.json``: resize to ``size`` with PIL (``resample``, default bilinear),
-    optionally rescale by ``rescale_factor``, then ``(x - image_mean) / image_std`` per channel.
+    ``settings`` is its ``preprocessor_config.json``: resize to ``size`` (bilinear, the default ``resample``: as
+    torchvision resizes uint8 images, antialiased and rounded to uint8; another ``resample``: PIL's), optionally
+    rescale by ``rescale_factor``, then ``(x - image_mean) / image_std`` per channel.
     """
     size = settings.get("size") or {}
     if isinstance(size, (list, tuple)):
@@ -41,9 +44,17 @@ def preprocess_detr_square(image: np.ndarray, settings: dict) -> np.ndarray:
     if "height" not in size or "width" not in size:
         raise ValueError(f"expected a fixed 'size' {{height, width}} in the preprocessor settings, got {size!r}")
     out = image
-    if settings.get("do_resize", True):
+    target = (int(size["height"]), int(size["width"]))
+    if settings.get("do_resize", True) and tuple(image.shape[:2]) != target:
         resample = Image.Resampling(int(settings.get("resample", Image.Resampling.BILINEAR)))
-        out = np.asarray(Image.fromarray(image).resize((int(size["width"]), int(size["height"])), resample))
+        if resample == Image.Resampling.BILINEAR:
+            import torch
+
+            pixels = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None]  # (1, 3, H, W) uint8
+            pixels = torch.nn.functional.interpolate(pixels, size=target, mode="bilinear", antialias=True)
+            out = pixels[0].permute(1, 2, 0).numpy()
+        else:
+            out = np.asarray(Image.fromarray(image).resize(target[::-1], resample))
     pixels = out.astype(np.float32)
     if settings.get("do_rescale", True):
         pixels = pixels * np.float32(settings.get("rescale_factor", 1 / 255))

@@ -83,7 +83,7 @@ tests() {
 }
 
 zoo() {
-  run zoo 150 $PY -m bench.bench_zoo --device cuda --frames 10 --warmup 2 --sam3-frames 10 --out "$OUT/zoo-gpu.json"
+  run zoo 150 $PY -m bench.bench_zoo --device cuda --frames 10 --warmup 2 --out "$OUT/zoo-gpu.json"
 }
 
 log "steps: $STEPS (deadline ${DEADLINE_S}s)"

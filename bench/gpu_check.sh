@@ -21,7 +21,7 @@
 # GPU machine, so keep it that way.
 set -uo pipefail
 OUT=${OUT:-/tmp/gsr-gpu-out}
-STEPS=${STEPS:-setup bench startup tracking tests zoo}
+STEPS=${STEPS:-setup tests bench startup tracking zoo}
 DEADLINE_S=${DEADLINE_S:-470}
 PY=${PY:-python3}
 CACHE=/tmp/gsr-compile-cache

@@ -107,6 +107,37 @@ def profile_gpu(run, sync, top: int = 12) -> Dict[str, Any]:
     }
 
 
+def profile_tracking(device: str, sync, tiny: str = "", boxes: int = 3) -> Dict[str, Any]:
+    """One propagated frame of the sam2 tracker (GDINO-T + SAM 2.1-tiny, ``boxes`` live tracks) under the profiler."""
+    from bench.bench_tracking import build, frames
+    from grounded_sam_ros.models.architectures import build_default_models, default_models_cache
+    from grounded_sam_ros.models.tiny_sam2 import RANDOM_SAM2_TINY_DIR, build_random_sam2_tiny, tiny_sam2
+
+    if tiny:
+        from grounded_sam_ros.models.tiny import build_tiny_models
+
+        (detector, _), sam2 = build_tiny_models(tiny), tiny_sam2(Path(tiny))
+    else:
+        detector, _ = build_default_models()
+        sam2 = default_models_cache() / RANDOM_SAM2_TINY_DIR
+        if not (sam2 / "model.safetensors").exists():
+            build_random_sam2_tiny(sam2)
+    tracker = build(str(detector), str(sam2), "sam2", str(sam2), boxes, 1000, device=device)
+    images = frames(6)
+    for image in images[:4]:  # a key frame, then propagated ones
+        tracker(image, CENTRE.query)
+    assert tracker.stats.last_kind == "propagated"
+    state = {"i": 4}
+
+    def step():
+        tracker(images[state["i"] % 6], CENTRE.query)
+        state["i"] += 1
+
+    out = profile_gpu(step, sync)
+    out["tracks"] = boxes
+    return out
+
+
 def render(report: Dict[str, Any]) -> str:
     m = report["machine"]
     lines = [f"grounded_sam_ros GPU variants, {report['date']}; {m.get('gpu', '?')}; torch {m['torch']}; "
@@ -120,8 +151,10 @@ def render(report: Dict[str, Any]) -> str:
     rows = []
     for name, stages in med.items():
         a = report["agreement"].get(name)
-        agree = "reference" if a is None else (f"{a['matched']:.0%} matched, drift max {a['box_drift_max_px']:.1f}px, "
-                                               f"mask IoU min {a['mask_iou_min']:.3f}")  # fmt: skip
+        agree = "reference" if name == "ours fp32" else "-"
+        if a:
+            agree = (f"{a['matched']:.0%} matched, drift max {a['box_drift_max_px']:.1f}px, "
+                     f"mask IoU min {a['mask_iou_min']:.3f}")  # fmt: skip
         total = stages["total"]
         rows.append([name, *(f"{stages.get(s, 0):.1f}" for s in STAGES[:-1]), f"{total:.1f}", f"{1000 / total:.1f}",
                      f"{naive / total:.2f}" if naive else "-", agree])  # fmt: skip
@@ -140,7 +173,7 @@ def render(report: Dict[str, Any]) -> str:
         lines.append(f"{stage}: {rate['gflop']:.0f} GFLOP; " + ", ".join(parts))
     for stage, p in report.get("profile", {}).items():
         top = "; ".join(f"{o['op'][:40]} {o['device_ms']:.2f} ms x{o['calls']}" for o in p["top_ops"][:6])
-        lines.append(f"profile {stage} (ours fp16 default): wall {p['wall_ms']:.1f} ms, {p['kernels']} kernels "
+        lines.append(f"profile {stage} (default settings): wall {p['wall_ms']:.1f} ms, {p['kernels']} kernels "
                      f"summing {p['kernel_ms']:.1f} ms (GPU busy {p['gpu_busy']:.0%}); top: {top}")  # fmt: skip
     return "\n".join(lines)
 
@@ -153,6 +186,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--cache-dir", default="", help="compile cache (default ~/.cache/grounded_sam_ros/compile)")
     parser.add_argument("--skip", action="append", default=[], help="variant to leave out (substring, repeatable)")
     parser.add_argument("--out", default="", help="JSON file (default bench/results/gpu-variants.json)")
+    parser.add_argument("--tracking", action="store_true", help="also profile a propagated frame of the tracker")
     parser.add_argument("--tiny", default="", metavar="DIR", help="smoke run on tiny random models built under DIR")
     args = parser.parse_args(argv)
     import torch
@@ -241,6 +275,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         except Exception as exc:  # noqa: BLE001
             report["failed"]["profile"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
             _log(f"profile FAILED:\n{traceback.format_exc()}")
+    if args.tracking:
+        try:
+            report.setdefault("profile", {})["tracking_propagated_frame"] = profile_tracking(device, sync, args.tiny)
+        except Exception as exc:  # noqa: BLE001
+            report["failed"]["tracking profile"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            _log(f"tracking profile FAILED:\n{traceback.format_exc()}")
     text = render(report)
     print(text, flush=True)
     report["table"] = text.splitlines()

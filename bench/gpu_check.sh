@@ -7,6 +7,7 @@
 #
 #   OUT=/tmp/gpu-out DEADLINE_S=470 bash bench/gpu_check.sh            # all steps, most valuable first
 #   STEPS="bench startup" bash bench/gpu_check.sh                      # some of them
+#   GPU_TESTS=test/test_gpu.py BENCH_ARGS="--skip naive --tracking" ...  # fewer tests, bench_gpu flags
 #
 # Nothing is downloaded: wheels the image lacks (transformers of requirements.txt) are carried in .whl/ and
 # installed with --no-index into /tmp/site. Steps, each time-boxed; a failing step is logged and the next one runs;
@@ -62,12 +63,14 @@ from bench.machine import find_models; print('random models:', find_models(allow
 
 bench() {
   wait  # the default models
-  run bench 240 $PY -m bench.bench_gpu --cache-dir "$CACHE" --repeats 20 --warmup 3 --out "$OUT/gpu-variants.json"
+  # shellcheck disable=SC2086
+  run bench 240 $PY -m bench.bench_gpu --cache-dir "$CACHE" --repeats 20 --warmup 3 --out "$OUT/gpu-variants.json" \
+    ${BENCH_ARGS:-}
 }
 
 startup() {
   run startup 120 bash -c "$PY -m bench.startup --variant compiled --device cuda --cache-dir $CACHE --frames 10 \
-    > $OUT/startup.json && $PY -m bench.startup --variant eager --device cuda --cache-dir $CACHE --frames 10 \
+    > $OUT/startup.json; $PY -m bench.startup --variant eager --device cuda --cache-dir $CACHE --frames 10 \
     >> $OUT/startup.json"
   du -sh "$CACHE" >> "$OUT/steps.log" 2>&1
 }
@@ -79,7 +82,7 @@ tracking() {
 tests() {
   # shellcheck disable=SC2046
   run tests 150 $PY -m pytest -q -p no:cacheprovider -m "slow or not slow" -o addopts="-ra" \
-    $(ls test/test_gpu.py test/test_device_preprocess.py test/test_official_*.py 2> /dev/null)
+    ${GPU_TESTS:-$(ls test/test_gpu.py test/test_device_preprocess.py test/test_official_*.py 2> /dev/null)}
 }
 
 zoo() {

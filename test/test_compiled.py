@@ -153,3 +153,18 @@ def test_second_start_loads_the_cache_and_a_corrupted_entry_is_rebuilt(tiny_mode
     assert third["max_difference"] <= 1e-5 * third["scale"]
     fourth = _probe(segmenter_dir, tmp_path)
     assert fourth["status"] == {"256x256": "hit"}
+
+
+def test_outputs_leave_the_cuda_graph_memory_as_copies_of_the_same_structure():
+    """What the CUDA-graph regions return is copied (nested tuples, dicts, ModelOutput), values unchanged."""
+    import torch
+    from transformers.utils import ModelOutput
+
+    from grounded_sam_ros.models.compiled import _copied
+
+    a, b = torch.arange(4.0), torch.ones(2, 2)
+    out = _copied((a, [b, None], {"x": a}, ModelOutput(last_hidden_state=b)))
+    assert isinstance(out, tuple) and isinstance(out[1], list) and isinstance(out[3], ModelOutput)
+    assert torch.equal(out[0], a) and out[0].data_ptr() != a.data_ptr()
+    assert out[1][1] is None and torch.equal(out[2]["x"], a) and out[2]["x"].data_ptr() != a.data_ptr()
+    assert torch.equal(out[3].last_hidden_state, b) and out[3].last_hidden_state.data_ptr() != b.data_ptr()

@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """The compiled path: ``torch.compile`` of the heavy model regions, with shape buckets and a persistent cache.
 
-Regions (compiled in place with ``nn.Module.compile``, so weights, state dicts and the adapters stay as they are):
+Regions (compiled in place: ``nn.Module.compile`` on the CPU, ``torch.compile`` of each region's ``forward`` with
+CUDA graphs on a GPU; weights, state dicts and the adapters stay as they are):
 Grounding DINO's image backbone (Swin) and each encoder and decoder layer; SAM's image encoder layers and neck.
 Layers of the same kind share one compiled graph, which keeps tracing short. On CUDA the regions use
-``mode="reduce-overhead"`` (CUDA graphs); on CPU inductor's default mode.
+``mode="reduce-overhead"`` (CUDA graphs) and their outputs are copied out of the graphs' static memory (see
+:func:`_compile_with_cuda_graphs`); on CPU inductor's default mode.
 
 Shapes: every distinct input shape is a separate compiled graph, so the detector's inputs are padded to a small set
 of buckets (:func:`bucket_size`): the resized image's short side up to a multiple of 32 px, its long side up to a
@@ -217,12 +219,13 @@ class CompiledRegions:
         self._ready: Dict[Tuple[int, ...], str] = {}
         # Each bucket and each layer shape is one graph: allow many per code object
         torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 256)
-        torch._dynamo.config.accumulated_recompile_limit = max(
-            torch._dynamo.config.accumulated_recompile_limit, 4096
-        )
-        mode = "reduce-overhead" if str(device).startswith("cuda") else None
-        for region in regions:
-            region.compile(dynamic=False, mode=mode)
+        torch._dynamo.config.accumulated_recompile_limit = max(torch._dynamo.config.accumulated_recompile_limit, 4096)
+        if str(device).startswith("cuda"):
+            for region in regions:
+                _compile_with_cuda_graphs(region)
+        else:
+            for region in regions:
+                region.compile(dynamic=False)
 
     @property
     def status(self) -> Dict[Tuple[int, ...], str]:
@@ -244,6 +247,37 @@ class CompiledRegions:
             _LOG.info("%s %s: compiled (first use of this size); cached in %s", self.family, shape, path)
         self._ready[shape] = {"hit": "hit", "miss": "compiled", "rebuild": "rebuilt"}[loaded]
         return out
+
+
+def _compile_with_cuda_graphs(region: Any) -> None:
+    """Compile ``region.forward`` with CUDA graphs (``mode="reduce-overhead"``) and copy its outputs out of the
+    graph's memory. Layers of one kind replay the same graph, which writes its outputs to the same static buffers:
+    without the copy, the next layer's replay overwrites what the previous one returned while the model still holds
+    it (the decoder keeps every layer's output; torch raises "accessing tensor output of CUDAGraphs that has been
+    overwritten by a subsequent run"). The copies are a few MB per layer, microseconds on a GPU."""
+    import torch
+
+    compiled = torch.compile(region.forward, dynamic=False, mode="reduce-overhead")
+
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        return _copied(compiled(*args, **kwargs))
+
+    region.forward = forward
+
+
+def _copied(value: Any) -> Any:
+    """``value`` with every tensor in it (nested tuples, lists, dicts, ``ModelOutput``) cloned."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        return type(value)(*(_copied(v) for v in value))
+    if isinstance(value, (tuple, list)):
+        return type(value)(_copied(v) for v in value)
+    if isinstance(value, dict):  # ModelOutput is an OrderedDict whose constructor takes the fields
+        return type(value)(**{k: _copied(v) for k, v in value.items()})
+    return value
 
 
 def enable_compile(adapters: Iterable[Any], cache_dir: str = "") -> None:

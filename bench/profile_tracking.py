@@ -121,6 +121,7 @@ def edgetam_hiera_propagator(options: Any, memory_frames: int) -> Any:
 
     torch.manual_seed(0)
     model = EdgeTamVideoModel(EdgeTamVideoConfig(vision_config=Sam2VideoConfig().vision_config)).eval()
+    model.requires_grad_(False)  # the FLOP counter's module tracker trips over parameters used as inputs
     with torch.no_grad():
         model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(3.0)  # objects "present"
     return VideoPropagator(model, EdgeTamVideoInferenceSession, Sam2Preprocessor(), "cpu", options.dtype,

@@ -27,7 +27,14 @@ import numpy as np
 
 from bench.machine import load_average, machine_info, matmul_peak
 
-MODULES = ("vision_encoder", "memory_attention", "mask_decoder", "prompt_encoder", "memory_encoder")
+MODULES = (
+    "vision_encoder",
+    "memory_attention",
+    "mask_decoder",
+    "prompt_encoder",
+    "memory_encoder",
+    "spatial_perceiver",
+)
 
 
 def discs(count: int, size=(480, 640)) -> Dict[int, np.ndarray]:
@@ -73,11 +80,24 @@ class ModuleTimer:
             handle.remove()
 
 
+def _cpu_sdpa_flops(query: Any, key: Any, value: Any, *args: Any, out_val: Any = None, **kwargs: Any) -> int:
+    """FLOPs of the CPU flash-attention kernel, which ``FlopCounterMode`` does not count: QK^T and AV."""
+    *batch, s_q, d = query.shape
+    s_k, d_v = key.shape[-2], value.shape[-1]
+    b = int(np.prod(batch))
+    return 2 * b * s_q * s_k * d + 2 * b * s_q * s_k * d_v
+
+
+_cpu_sdpa_flops._get_raw = True  # type: ignore[attr-defined]  (called with the tensors, not their shapes)
+
+
 def count_flops(fn: Any) -> Dict[str, float]:
     """GFLOPs of ``fn()`` in total and per top-level module of the model (``FlopCounterMode`` module names)."""
+    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as counter:
+    cpu_sdpa = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops}
+    with FlopCounterMode(display=False, custom_mapping=cpu_sdpa) as counter:
         fn()
     per_module = counter.get_flop_counts()
     out = {"total": counter.get_total_flops() / 1e9}
@@ -88,7 +108,27 @@ def count_flops(fn: Any) -> Dict[str, float]:
     return out
 
 
-def propagated_profile(objects: int, dtype_name: str, memory_frames: int, threads: int) -> Dict[str, Any]:
+def edgetam_hiera_propagator(options: Any, memory_frames: int) -> Any:
+    """EdgeTAM's video model at full size (perceiver-compressed memories, 2 memory-attention layers) with SAM 2.1's
+    Hiera-T image encoder in place of RepViT-M1 (timm cannot load here), RANDOM weights: measures EdgeTAM's memory
+    path; its image encoder cost is Hiera-T's, not RepViT's."""
+    import torch
+    from transformers import EdgeTamVideoConfig, EdgeTamVideoModel, Sam2VideoConfig
+    from transformers.models.edgetam_video.modeling_edgetam_video import EdgeTamVideoInferenceSession
+
+    from grounded_sam_ros.models.sam2_preprocess import Sam2Preprocessor
+    from grounded_sam_ros.tracking.video import VideoPropagator
+
+    torch.manual_seed(0)
+    model = EdgeTamVideoModel(EdgeTamVideoConfig(vision_config=Sam2VideoConfig().vision_config)).eval()
+    model.requires_grad_(False)  # the FLOP counter's module tracker trips over parameters used as inputs
+    with torch.no_grad():
+        model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(3.0)  # objects "present"
+    return VideoPropagator(model, EdgeTamVideoInferenceSession, Sam2Preprocessor(), "cpu", options.dtype,
+                           memory_frames=memory_frames)  # fmt: skip
+
+
+def propagated_profile(objects: int, dtype_name: str, memory_frames: int, threads: int, family: str) -> Dict:
     import torch
 
     from bench.bench_tracking import frames
@@ -100,13 +140,16 @@ def propagated_profile(objects: int, dtype_name: str, memory_frames: int, thread
 
     if threads:
         torch.set_num_threads(threads)
-    directory = default_models_cache() / RANDOM_SAM2_TINY_DIR
-    if not (directory / "model.safetensors").exists():
-        build_random_sam2_tiny(directory)
     dtype = resolve_dtype(dtype_name, "cpu")
-    video = VideoPropagator.from_pretrained(
-        str(directory), "sam2", LoadOptions(dtype=dtype), memory_frames=memory_frames
-    )
+    if family == "edgetam-hiera":
+        video = edgetam_hiera_propagator(LoadOptions(dtype=dtype), memory_frames)
+    else:
+        directory = default_models_cache() / RANDOM_SAM2_TINY_DIR
+        if not (directory / "model.safetensors").exists():
+            build_random_sam2_tiny(directory)
+        video = VideoPropagator.from_pretrained(
+            str(directory), "sam2", LoadOptions(dtype=dtype), memory_frames=memory_frames
+        )
     window = video.model.num_maskmem  # frames until the memory is full, plus the key frame
     images = frames(window + 3)
     video.step(images[0])
@@ -127,6 +170,7 @@ def propagated_profile(objects: int, dtype_name: str, memory_frames: int, thread
     peak = matmul_peak("cpu", dtype, 2048, 2.0)
     peak32 = matmul_peak("cpu", torch.float32, 2048, 2.0) if dtype != torch.float32 else peak
     return {
+        "model": family,
         "objects": objects,
         "dtype": str(dtype).replace("torch.", ""),
         "attention": video.model.config._attn_implementation,
@@ -156,6 +200,7 @@ def baseline_flops() -> Dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=3)
+    parser.add_argument("--family", default="sam2", help="sam2 (SAM 2.1-tiny) | edgetam-hiera (see the docstring)")
     parser.add_argument("--dtype", default="auto", help="auto (bfloat16 on CPUs with native bf16) | float32 | bfloat16")
     parser.add_argument("--memory-frames", type=int, default=0, help="recent memories attended to (0: the model's)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -164,12 +209,14 @@ def main() -> None:
     args = parser.parse_args()
 
     report: Dict[str, Any] = {"machine": machine_info("cpu")}
-    report["propagated"] = profile = propagated_profile(args.objects, args.dtype, args.memory_frames, args.threads)
+    report["propagated"] = profile = propagated_profile(
+        args.objects, args.dtype, args.memory_frames, args.threads, args.family
+    )
     if args.baseline:
         report["per_frame_gdino_t_sam_b_gflops"] = baseline_flops()
     report["load_average_end"] = [round(v, 2) for v in load_average()]
 
-    print(f"\npropagated frame, SAM 2.1-tiny RANDOM weights, {profile['objects']} objects, {profile['dtype']}, ")
+    print(f"\npropagated frame, {profile['model']} RANDOM weights, {profile['objects']} objects, {profile['dtype']}, ")
     print(f"attention {profile['attention']}, {profile['num_maskmem']} memories, {profile['threads']} threads")
     print(f"{'module':<20}{'calls':>6}{'s':>9}{'GFLOP':>9}{'GFLOP/s':>9}")
     for name in MODULES:

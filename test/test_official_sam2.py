@@ -174,7 +174,8 @@ def test_sam2_segmenter_masks_equal_official_processor_and_sam2_model(tiny_sam2_
                 multimask_output=multimask,
             )
         best = out.iou_scores[0].argmax(dim=1)
-        chosen = out.pred_masks[0, torch.arange(len(boxes)), best][None, :, None].cpu()  # (1, N, 1, h, w)
+        rows = torch.arange(len(boxes), device=best.device)
+        chosen = out.pred_masks[0, rows, best][None, :, None].cpu()  # (1, N, 1, h, w)
         theirs = processor.post_process_masks(list(chosen), inputs["original_sizes"])[0][:, 0]
         assert theirs.shape == (len(boxes), height, width)
         for k in range(len(boxes)):
@@ -321,8 +322,9 @@ def test_edgetam_segmenter_equals_plain_edgetam_model(edgetam_dirs, backbone, de
                 multimask_output=multimask,
             )
         best = out.iou_scores[0].argmax(dim=1)
-        want = out.pred_masks[0, torch.arange(len(boxes)), best].float().cpu()
-        np.testing.assert_allclose(iou, out.iou_scores[0, torch.arange(len(boxes)), best].cpu().numpy(), atol=1e-4)
+        rows = torch.arange(len(boxes), device=best.device)
+        want = out.pred_masks[0, rows, best].float().cpu()
+        np.testing.assert_allclose(iou, out.iou_scores[0, rows, best].cpu().numpy(), atol=1e-4)
         ours = functional.interpolate(torch.from_numpy(logits)[:, None], (height, width), mode="bilinear")[:, 0] > 0
         theirs = functional.interpolate(want[:, None], (height, width), mode="bilinear")[:, 0] > 0
         for k in range(len(boxes)):

@@ -41,6 +41,7 @@ from grounded_sam_ros.results import FrameResult
 from grounded_sam_ros.ros import params, spin
 from grounded_sam_ros.ros.camera_inputs import CameraInput, frame_context, make_inputs, pipeline_status
 from grounded_sam_ros.ros.capabilities import CAPABILITIES, Camera, Capability, FrameContext
+from grounded_sam_ros.ros.model_store import release_models
 from grounded_sam_ros.ros.param_table import Settings
 from grounded_sam_ros.ros.qos import QUERY_QOS
 from grounded_sam_ros.ros.runtime import Frame, FrameSlots, LogThrottle, NodeStats, RateLimiter, Worker
@@ -225,6 +226,7 @@ class GroundedSamNode(LifecycleNode):
         self._frames.clear()
         with self._infer_lock:
             self._pipe = None
+        release_models(self)  # what the capabilities shared between cameras (video model, tagger, ...)
         gc.collect()
         if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
             sys.modules["torch"].cuda.empty_cache()

@@ -133,13 +133,17 @@ class StreamTracker:
         stats.counts[kind] = stats.counts.get(kind, 0) + 1
 
 
-def build_tracker(pipeline: Any, config: TrackerConfig) -> StreamTracker:
-    """A tracker on a loaded pipeline; for ``sam2`` loads the video model on the pipeline's device and dtype."""
+def build_tracker(pipeline: Any, config: TrackerConfig, models: Any = None) -> StreamTracker:
+    """A tracker on a loaded pipeline; for ``sam2`` loads the video model on the pipeline's device and dtype.
+
+    ``models``: where loaded video models are shared between trackers (e.g. the cameras of a node): an object with
+    ``get(key, load) -> model`` that calls ``load()`` once per key (``grounded_sam_ros.ros.model_store.ModelStore``).
+    """
     config = config.validate()
     propagator = None
     if config.mode == "sam2":
         from grounded_sam_ros.models import LoadOptions
-        from grounded_sam_ros.tracking.video import VideoPropagator
+        from grounded_sam_ros.tracking.video import VideoPropagator, load_video_model
 
         pc = pipeline.config
         options = LoadOptions(
@@ -149,7 +153,13 @@ def build_tracker(pipeline: Any, config: TrackerConfig) -> StreamTracker:
             allow_pickle=pc.allow_pickle,
             cache_dir=pc.cache_dir or None,
         )
+        loaded = None
+        if models is not None:
+            # memory_frames is set on the model itself: part of what makes two loads different
+            key = ("video", config.video_family, config.video_model, str(options.dtype), options.device,
+                   config.memory_frames)  # fmt: skip
+            loaded = models.get(key, lambda: load_video_model(config.video_model, config.video_family, options))
         propagator = VideoPropagator.from_pretrained(
-            config.video_model, config.video_family, options, config.cond_frames, config.memory_frames
+            config.video_model, config.video_family, options, config.cond_frames, config.memory_frames, loaded
         )
     return StreamTracker(pipeline, config, propagator)

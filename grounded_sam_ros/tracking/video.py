@@ -23,7 +23,7 @@ finished track costs nothing afterwards.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Tuple
+from typing import Any, Dict, Iterable, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -48,6 +48,29 @@ def _classes(family: str) -> Tuple[Any, Any]:
 
         return EdgeTamVideoModel, EdgeTamVideoInferenceSession
     raise ValueError(f"video model family {family!r}: expected 'sam2' or 'edgetam'")
+
+
+class LoadedVideoModel(NamedTuple):
+    """A loaded video model and what a stream needs with it; read-only, shareable between streams."""
+
+    model: Any  # Sam2VideoModel / EdgeTamVideoModel, float32 weights on the device
+    session_class: Any
+    preprocessor: Sam2Preprocessor
+
+
+def load_video_model(model_id: str, family: str, options: LoadOptions) -> LoadedVideoModel:
+    """Load ``model_id`` (family ``sam2`` or ``edgetam``) on ``options.device`` (float32 weights: a stream runs it
+    under autocast to ``options.dtype``)."""
+    import torch
+
+    if family == "edgetam":
+        from grounded_sam_ros.models.sam2 import check_edgetam_backbone
+
+        check_edgetam_backbone()
+    model_class, session_class = _classes(family)
+    model = load_pretrained(model_class, model_id, options, what="video model")
+    model.to(device=options.device, dtype=torch.float32)
+    return LoadedVideoModel(model.eval(), session_class, Sam2Preprocessor.from_pretrained(model_id, options))
 
 
 class VideoPropagator:
@@ -87,19 +110,26 @@ class VideoPropagator:
 
     @classmethod
     def from_pretrained(
-        cls, model_id: str, family: str, options: LoadOptions, cond_frames: int = 2, memory_frames: int = 0
+        cls,
+        model_id: str,
+        family: str,
+        options: LoadOptions,
+        cond_frames: int = 2,
+        memory_frames: int = 0,
+        loaded: Optional[LoadedVideoModel] = None,
     ) -> "VideoPropagator":
-        import torch
-
-        if family == "edgetam":
-            from grounded_sam_ros.models.sam2 import check_edgetam_backbone
-
-            check_edgetam_backbone()
-        model_class, session_class = _classes(family)
-        model = load_pretrained(model_class, model_id, options, what="video model")
-        model.to(device=options.device, dtype=torch.float32)
-        preprocessor = Sam2Preprocessor.from_pretrained(model_id, options)
-        propagator = cls(model, session_class, preprocessor, options.device, options.dtype, cond_frames, memory_frames)
+        """A propagator on ``model_id``; ``loaded``: that model already loaded (:func:`load_video_model`, shared
+        by several streams, e.g. the cameras of a node; same ``memory_frames`` for all of them)."""
+        loaded = loaded or load_video_model(model_id, family, options)
+        propagator = cls(
+            loaded.model,
+            loaded.session_class,
+            loaded.preprocessor,
+            options.device,
+            options.dtype,
+            cond_frames,
+            memory_frames,
+        )
         propagator.source = model_id
         return propagator
 

@@ -20,12 +20,12 @@ With several cameras each keeps its own query and period, and all share one load
 from __future__ import annotations
 
 import time
-import weakref
 from typing import Any, Dict, Optional
 
 from std_msgs.msg import String
 
 from grounded_sam_ros.ros.capabilities.base import Camera, Capability, FrameContext, NodeApi
+from grounded_sam_ros.ros.model_store import models_of
 from grounded_sam_ros.ros.param_table import CONFIGURE, ParamSpec
 from grounded_sam_ros.ros.qos import LATCHED_QOS
 
@@ -77,11 +77,6 @@ PARAMS = (
 )
 
 
-# node -> its loaded tagger: with several cameras every camera's instance uses the same one (one copy of the weights;
-# the per-frame hooks run on the node's one worker thread, never concurrently)
-_TAGGERS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
-
-
 class AutoQuery(Capability):
     """The tagger-driven query of one camera (see the module docstring)."""
 
@@ -124,20 +119,23 @@ class AutoQuery(Capability):
     def _load(self) -> None:
         from grounded_sam_ros.auto_query import build_auto_query, load_options
 
-        self._auto = _TAGGERS.get(self.node)
-        if self._auto is not None:
-            return
         pipeline = self.node.pipeline  # configure: the worker is stopped; later: called on the worker
-        started = time.monotonic()
-        self._auto = build_auto_query(self._tagger_config(), load_options(pipeline.config), pipeline.detector)
-        _TAGGERS[self.node] = self._auto
-        self.node.get_logger().info(
-            f"auto query: tagger {self.node.settings.tagger} loaded in {time.monotonic() - started:.1f} s"
-        )
+        config = self._tagger_config()
+
+        def load() -> Any:
+            started = time.monotonic()
+            auto = build_auto_query(config, load_options(pipeline.config), pipeline.detector)
+            self.node.get_logger().info(
+                f"auto query: tagger {config.family} loaded in {time.monotonic() - started:.1f} s"
+            )
+            return auto
+
+        # One tagger for every camera of the node (the node's model store; the per-frame hooks run on the node's
+        # one worker thread, never concurrently)
+        self._auto = models_of(self.node).get(("tagger", repr(config), pipeline.config.device), load)
 
     def cleanup(self) -> None:
         super().cleanup()
-        _TAGGERS.pop(self.node, None)
         self._auto, self._pub, self._query, self._last_run = None, None, "", None
 
     def on_query(self, query: str) -> None:

@@ -11,10 +11,7 @@ the reason for an unknown model, nothing found, a bad image or a bad request. No
 
 from __future__ import annotations
 
-import gc
-import threading
 import time
-import weakref
 from typing import Any, Dict
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -25,6 +22,7 @@ from grounded_sam_ros.results import FrameResult
 from grounded_sam_ros.ros import conversions
 from grounded_sam_ros.ros.capabilities.base import Camera, Capability, FrameContext, NodeApi
 from grounded_sam_ros.ros.capabilities.requests import request_inputs
+from grounded_sam_ros.ros.model_store import models_of
 from grounded_sam_ros.ros.param_table import CONFIGURE, ParamSpec
 from grounded_sam_ros.srv import Edit
 
@@ -89,8 +87,7 @@ class _SharedEditor:
         return self.editor
 
 
-_SHARED: "weakref.WeakKeyDictionary[Any, _SharedEditor]" = weakref.WeakKeyDictionary()
-_SHARED_LOCK = threading.Lock()
+_SHARED_KEY = ("edit",)  # the node's model store keeps one _SharedEditor (it loads the model on first use)
 
 
 class EditService(Capability):
@@ -104,8 +101,7 @@ class EditService(Capability):
         self._last_s = 0.0
 
     def _shared(self) -> _SharedEditor:
-        with _SHARED_LOCK:
-            return _SHARED.setdefault(self.node, _SharedEditor())
+        return models_of(self.node).get(_SHARED_KEY, _SharedEditor)
 
     def _config(self) -> EditConfig:
         s = self.node.settings
@@ -136,15 +132,10 @@ class EditService(Capability):
                 self.node.get_logger().error(f"edit: {exc}; the 'edit' service answers with this reason")
 
     def cleanup(self) -> None:
-        super().cleanup()
-        with _SHARED_LOCK:
-            dropped = _SHARED.pop(self.node, None)
-        if dropped is not None:
-            dropped.editor = None
-            gc.collect()
+        super().cleanup()  # the node releases the model with its model store
 
     def diagnostics(self) -> Dict[str, str]:
-        shared = _SHARED.get(self.node)
+        shared = models_of(self.node).peek(_SHARED_KEY)
         loaded = shared is not None and shared.editor is not None
         values = {"edit_model_loaded": str(loaded).lower(), "edits": str(self._edits)}
         if self._edits:

@@ -85,11 +85,14 @@ class HumanMeshes(Capability):
         if not getattr(settings, "mesh.enable"):
             return
         from grounded_sam_ros.mesh.estimator import MeshEstimator
+        from grounded_sam_ros.ros.model_store import models_of
 
         device = self.node.pipeline.config.device if self.node.pipeline is not None else "cpu"
+        model, body = getattr(settings, "mesh.model"), getattr(settings, "mesh.smplx_model")
         try:
-            self._estimator = MeshEstimator.from_files(
-                getattr(settings, "mesh.model"), getattr(settings, "mesh.smplx_model"), device=device
+            # One network for every camera of the node (the node's model store)
+            self._estimator = models_of(self.node).get(
+                ("mesh", model, body, device), lambda: MeshEstimator.from_files(model, body, device=device)
             )
         except (OSError, ValueError, RuntimeError) as exc:
             raise RuntimeError(f"mesh: {exc}") from None

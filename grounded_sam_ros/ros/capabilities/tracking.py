@@ -86,6 +86,7 @@ class Tracking(Capability):
         self._tracker = None
         if settings.tracking == "off":
             return
+        from grounded_sam_ros.ros.model_store import models_of
         from grounded_sam_ros.tracking import build_tracker
 
         config = TrackerConfig(
@@ -96,8 +97,9 @@ class Tracking(Capability):
             max_tracks=settings.max_tracks,
             video_model=settings.tracking_video_model,
         )
-        # configure runs while the worker is stopped: the pipeline is free to use here
-        self._tracker = build_tracker(self.node.pipeline, config)
+        # configure runs while the worker is stopped: the pipeline is free to use here. One video model for every
+        # camera of the node (the node's model store); each camera's tracker keeps its own memory
+        self._tracker = build_tracker(self.node.pipeline, config, models_of(self.node))
 
     def cleanup(self) -> None:
         self._tracker = None

@@ -270,6 +270,10 @@ def build_pipeline(config: PipelineConfig) -> GroundedSamPipeline:
             segmenter = build_segmenter(families["segmenter"], config.segmenter_model, options)
     if config.detector_max_size and not config.one_stage_model:
         detector.set_max_size(config.detector_max_size)
+    if hasattr(detector, "shape_buckets"):  # compile / openvino: exact sizes in float32 unless asked otherwise
+        detector.shape_buckets = config.shape_buckets == "on" or (
+            config.shape_buckets == "auto" and str(options.dtype) != "torch.float32"
+        )
     if config.backend == "openvino":
         from grounded_sam_ros.models.openvino_backend import enable_openvino
 

@@ -168,7 +168,8 @@ def render(report: Dict[str, Any]) -> str:
                      + ", ".join(f"{k}: {v:.0f}" for k, v in report["max_size_ms"].items()))  # fmt: skip
     for name, a in report.get("model_agreement_vs_ours_fp32", {}).items():
         lines.append(
-            f"model-level vs ours fp32, {name}: scores max diff {a['score_diff_max']:.2e}, boxes max "
+            f"model-level vs ours fp32, {name}: queries matched (score 1e-3, box 0.5 px) {a['queries_matched']:.1%}, "
+            f"same slot: scores max diff {a['score_diff_max']:.2e}, boxes max "
             f"{a['box_diff_max_px']:.3f} px (median {a['box_diff_median_px']:.3f}), embedding rel. err "
             f"{a['embedding_rel_err']:.2e}, same-box mask IoU min {a['same_box_mask_iou_min']:.4f}"
         )
@@ -224,6 +225,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             startup[name] = {"first_frame_s": time.perf_counter() - start, "status": status}
     report["startup"] = startup
     report["frames"] = interleaved_frames(runners, args.repeats)
+    # Peaks again after the frames: on a shared machine either measurement can be depressed by other jobs; the
+    # larger one (closer to the hardware's) is the one utilisation is reported against
+    late = {n: matmul_peak("cpu", d, 2048) for n, d in (("float32", torch.float32), ("bfloat16", torch.bfloat16))}
+    report["matmul_peak_measurements"] = [report["matmul_peak_gflops"], late]
+    report["matmul_peak_gflops"] = {n: max(v, late[n]) for n, v in report["matmul_peak_gflops"].items()}
 
     _log("FLOPs, detector_max_size sweep, profile")
     from grounded_sam_ros.models.grounding_dino import GroundingDinoDetector

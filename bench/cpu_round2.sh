@@ -6,7 +6,8 @@
 # under the lock): flock /tmp/gsr-heavy.lock bash bench/cpu_round2.sh
 # 1) every variant but compiled side by side, interleaved (naive, ours fp32/auto, openvino fp32/auto; the openvino
 #    warm-up frames are their cold starts, the cache being empty) -> bench/results/cpu-variants.json;
-# 2) openvino warm starts (auto = bf16, and float32) in fresh processes, the cache filled by 1);
+# 2) openvino warm starts (auto = bf16, and float32) in fresh processes, the cache filled by 1)
+#    -> bench/results/cpu-startup.json;
 # 3) with COMPILED=1 only (long: a full-size inductor cold start): the compiled path's cold then warm start.
 # Logs and the start-up JSON go to $OUT (default /tmp/gsr-round2).
 set -uo pipefail
@@ -28,4 +29,7 @@ for run in $runs; do
     --cache-dir "$CACHE" > "$OUT/$run.json" 2>> "$OUT/$run.err"
   cat "$OUT/$run.json" >> "$OUT/full.log"
 done
+# The start-up lines, with the load they ran under, as one JSON list
+python -c 'import json, sys; print(json.dumps([json.load(open(p)) for p in sys.argv[1:]], indent=1))' \
+  $(for run in $runs; do echo "$OUT/$run.json"; done) > bench/results/cpu-startup.json
 echo "== done $(date +%T)" >> "$OUT/full.log"

@@ -186,3 +186,21 @@ def test_openvino_blob_cache_hit_on_restart_and_bad_entries_rebuilt(sam_normal_w
     weights.write_bytes(weights.read_bytes()[:-1000])
     assert start().status == {(256, 256): "rebuilt"}
     assert start().status == {(256, 256): "hit"}
+
+
+def test_openvino_runs_uncached_when_the_cache_folder_is_unusable(sam_normal_weights, tmp_path):
+    import torch
+    from transformers import SamModel
+
+    from grounded_sam_ros.models.openvino_backend import EncoderGraph, OpenVinoRunner
+
+    model = SamModel.from_pretrained(sam_normal_weights).eval()
+    pixels = torch.from_numpy(np.random.default_rng(5).normal(size=(1, 3, 256, 256)).astype(np.float32))
+    with torch.inference_mode():
+        expected = model.vision_encoder(pixels)[0]
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    runner = OpenVinoRunner("sam", EncoderGraph.module(model), torch.float32, blocker)
+    (embedding,) = runner({"pixel_values": pixels}, (256, 256))
+    assert _relative(embedding, expected) < 1e-4
+    assert runner.status == {(256, 256): "converted"} and blocker.is_file()

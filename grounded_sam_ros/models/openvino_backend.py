@@ -68,9 +68,10 @@ class IrCache:
         """The plugin's ``CACHE_DIR`` for ``key`` compiled with ``precision`` (its own folder: checked as one)."""
         return self.root / "blobs" / f"{self.stem(key).name}-{precision}"
 
-    def ensure_ir(self, key: Dict[str, Any], convert: Callable[[], Any]) -> Tuple[Path, str]:
+    def ensure_ir(self, key: Dict[str, Any], convert: Callable[[], Any]) -> Tuple[Any, str]:
         """(path of the IR's ``.xml``, 'hit' | 'converted' | 'rebuilt'): the cached IR of ``key``, else ``convert()``
-        (an ``openvino.Model``) saved; converting drops the blobs compiled from an older IR of that key."""
+        (an ``openvino.Model``) saved; converting drops the blobs compiled from an older IR of that key. When the
+        IR cannot be saved (e.g. a read-only folder), the converted ``openvino.Model`` itself instead of a path."""
         import openvino as ov
 
         stem = self.stem(key)
@@ -89,12 +90,16 @@ class IrCache:
                 state = "rebuilt"
         self.drop(key)
         model = convert()
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = stem.with_name(f"{stem.name}.tmp{os.getpid()}")
-        ov.save_model(model, str(tmp.with_suffix(".xml")), compress_to_fp16=False)
-        os.replace(tmp.with_suffix(".bin"), stem.with_suffix(".bin"))
-        os.replace(tmp.with_suffix(".xml"), xml)
-        meta.write_text(json.dumps({"key": key, "files": self._fingerprint(stem)}, sort_keys=True))
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = stem.with_name(f"{stem.name}.tmp{os.getpid()}")
+            ov.save_model(model, str(tmp.with_suffix(".xml")), compress_to_fp16=False)
+            os.replace(tmp.with_suffix(".bin"), stem.with_suffix(".bin"))
+            os.replace(tmp.with_suffix(".xml"), xml)
+            meta.write_text(json.dumps({"key": key, "files": self._fingerprint(stem)}, sort_keys=True))
+        except (OSError, RuntimeError) as exc:
+            _LOG.warning("could not cache the OpenVINO IR %s (%s); the next start converts again", xml, exc)
+            return model, state
         return xml, state
 
     @staticmethod
@@ -106,10 +111,13 @@ class IrCache:
     def drop(self, key: Dict[str, Any]) -> None:
         """Delete the IR of ``key`` and every blob compiled from it."""
         stem = self.stem(key)
-        for suffix in (".xml", ".bin", ".json"):
-            stem.with_suffix(suffix).unlink(missing_ok=True)
-        for folder in (self.root / "blobs").glob(f"{stem.name}-*"):
-            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            for suffix in (".xml", ".bin", ".json"):
+                stem.with_suffix(suffix).unlink(missing_ok=True)
+            for folder in (self.root / "blobs").glob(f"{stem.name}-*"):
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError as exc:  # an unusable cache folder: ensure_ir then runs without it
+            _LOG.warning("could not clean the OpenVINO cache entry %s (%s)", stem, exc)
 
     @staticmethod
     def check_blobs(folder: Path) -> str:
@@ -219,6 +227,9 @@ class OpenVinoRunner:
         damaged = False
         while True:
             xml, ir_state = self._cache.ensure_ir(key, convert)
+            if isinstance(xml, ov.Model):  # could not be saved (e.g. a read-only cache folder): run it uncached
+                self.status[shape], self.loaded_from_cache[shape] = "converted", False
+                return self._core.compile_model(xml, "CPU", self.plugin_config)
             blobs = self._cache.blobs(key, self._precision)
             blob_state = self._cache.check_blobs(blobs)
             config = {**self.plugin_config, "CACHE_DIR": str(blobs)}

@@ -19,6 +19,7 @@ DEFAULT_SEGMENTER = "facebook/sam-vit-base"
 DEVICES_HELP = "auto, cpu, cuda or cuda:N"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 BACKENDS = ("torch", "openvino")
+SHAPE_BUCKETS = ("auto", "on", "off")
 
 
 @dataclass
@@ -52,6 +53,9 @@ class PipelineConfig:
     backend: str = "torch"  # torch or openvino (CPU: models converted once, cached as OpenVINO IR)
     detector_max_size: int = 0  # detector's short-side resize in px; 0 = the model's own (800 for Grounding DINO)
     preprocess: str = "auto"  # auto (on the device with CUDA + half precision), host or device: resize/normalise
+    # compile / openvino: pad the detector input to size buckets (on), or one graph per exact size (off: outputs
+    # equal eager's); auto = off in float32 (the exact path stays exact), on otherwise
+    shape_buckets: str = "auto"
 
     # Detection
     box_threshold: float = 0.35
@@ -82,6 +86,8 @@ class PipelineConfig:
             raise ValueError(f"backend={self.backend!r}: expected one of {', '.join(BACKENDS)}")
         if self.compile and self.backend != "torch":
             raise ValueError(f"compile=true needs backend='torch' (got {self.backend!r}); OpenVINO compiles itself")
+        if self.shape_buckets not in SHAPE_BUCKETS:
+            raise ValueError(f"shape_buckets={self.shape_buckets!r}: expected one of {', '.join(SHAPE_BUCKETS)}")
         if int(self.detector_max_size) != self.detector_max_size or not 0 <= self.detector_max_size <= 4096:
             raise ValueError(
                 f"detector_max_size={self.detector_max_size!r}: expected pixels in [1, 4096], or 0 for the default"

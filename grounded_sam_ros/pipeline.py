@@ -281,6 +281,10 @@ def build_pipeline(config: PipelineConfig) -> GroundedSamPipeline:
         from grounded_sam_ros.models.text_cache import cache_text_features
 
         detector.text_cache = cache_text_features(detector.model)
+    if hasattr(detector, "shape_buckets"):  # compile / openvino: exact sizes in float32 unless asked otherwise
+        detector.shape_buckets = config.shape_buckets == "on" or (
+            config.shape_buckets == "auto" and str(options.dtype) != "torch.float32"
+        )
     if config.backend == "openvino":
         from grounded_sam_ros.models.openvino_backend import enable_openvino
 

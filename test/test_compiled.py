@@ -97,7 +97,11 @@ def test_compiled_detector_equals_eager_in_every_bucket(tiny_models, tmp_path, m
     config = PipelineConfig(detector_model=str(detector_dir), segmenter_model=str(segmenter_dir), device="cpu",
                             dtype="float32", segment=False, detector_max_size=256)  # fmt: skip
     eager = build_pipeline(config).detector
-    compiled = build_pipeline(config.replace(compile=True, compile_cache_dir=str(tmp_path))).detector
+    # Buckets on explicitly: in float32 the default (shape_buckets auto) is one graph per exact size
+    compiled_config = config.replace(compile=True, compile_cache_dir=str(tmp_path))
+    assert build_pipeline(compiled_config).detector.shape_buckets is False
+    compiled = build_pipeline(compiled_config.replace(shape_buckets="on")).detector
+    assert compiled.shape_buckets is True
     prompt = compiled.encode_text(["cup", "person"])
     text = pad_text(prompt.tensors, compiled.max_text_tokens)
     rng = np.random.default_rng(0)

@@ -8,6 +8,8 @@ relative error); bfloat16 (the CPU plugin's bf16 hint) keeps SAM's embedding wit
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -92,3 +94,113 @@ def test_openvino_bfloat16_sam_embedding_within_two_percent(tiny_models, sam_nor
     assert 0.0 < error < 0.02  # not zero: it did run in bf16
     boxes = ov.detector.forward(ov.detector.preprocess(image), ov.text_prompt("cup")).boxes_cxcywh
     assert np.isfinite(boxes).all() and (boxes >= 0).all() and (boxes <= 1).all()
+
+
+def test_openvino_float32_exact_sizes_equal_plain_transformers_at_every_bucket_edge(tiny_models, tmp_path):
+    """The fp32 exact path: with shape_buckets auto (= off in float32) the detector's input is not padded, and its
+    outputs equal plain transformers (unmodified model, the processor's own image inputs) at sizes on a bucket edge,
+    one pixel past it and the portrait of that; with shape_buckets on, the input is padded to the bucket and the
+    outputs equal eager's on that padded input."""
+    import torch
+    from PIL import Image
+    from transformers import AutoModelForZeroShotObjectDetection
+
+    from grounded_sam_ros.config import PipelineConfig
+    from grounded_sam_ros.pipeline import build_pipeline
+
+    config = PipelineConfig(detector_model=str(tiny_models[0]), segmenter_model=str(tiny_models[1]), device="cpu",
+                            dtype="float32", segment=False, detector_max_size=256, backend="openvino",
+                            compile_cache_dir=str(tmp_path))  # fmt: skip
+    exact = build_pipeline(config).detector
+    bucketed = build_pipeline(config.replace(shape_buckets="on")).detector
+    eager = build_pipeline(config.replace(backend="torch")).detector
+    plain = AutoModelForZeroShotObjectDetection.from_pretrained(tiny_models[0]).eval()
+    assert exact.shape_buckets is False and bucketed.shape_buckets is True
+    prompt = exact.encode_text(["cup", "person"])
+    length = len(prompt.spans.input_ids)
+    rng = np.random.default_rng(3)
+    # (width, height) -> detector input: on a bucket edge (320 = 5 x 64: no padding), one past it, portrait
+    sizes = {(320, 256): ((256, 320), (256, 320)), (321, 256): ((256, 321), (256, 384)),
+             (256, 321): ((321, 256), (384, 256))}  # fmt: skip
+    for (width, height), (exact_hw, bucket_hw) in sizes.items():
+        image = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+        inputs = exact.preprocess(image)
+        assert tuple(inputs["pixel_values"].shape[-2:]) == exact_hw
+        processor = exact.processor.image_processor
+        processed = processor(images=Image.fromarray(image), return_tensors="pt", size=exact._size)
+        with torch.inference_mode():
+            reference = plain(**processed, **prompt.tensors)
+        out = exact.forward(inputs, prompt)
+        np.testing.assert_allclose(out.token_probs, torch.sigmoid(reference.logits[0, :, :length]).numpy(), atol=1e-4)
+        np.testing.assert_allclose(out.boxes_cxcywh, reference.pred_boxes[0].numpy(), atol=1e-4)
+
+        padded = bucketed.preprocess(image)
+        assert tuple(padded["pixel_values"].shape[-2:]) == bucket_hw
+        out, reference = bucketed.forward(padded, prompt), eager.forward(padded, prompt)
+        np.testing.assert_allclose(out.token_probs, reference.token_probs, atol=1e-4)
+        np.testing.assert_allclose(out.boxes_cxcywh, reference.boxes_cxcywh, atol=1e-4)
+    assert set(exact.openvino.status) == {(*hw, 16) for hw, _ in sizes.values()}
+    assert set(bucketed.openvino.status) == {(*hw, 16) for _, hw in sizes.values()}
+
+
+def test_openvino_blob_cache_hit_on_restart_and_bad_entries_rebuilt(sam_normal_weights, tmp_path):
+    """A second runner (as a new process) imports the plugin's compiled blob instead of compiling; a corrupted
+    blob, a stale IR (made for another key) and a truncated IR weights file are each detected and rebuilt, and the
+    output stays equal to eager's."""
+    import torch
+    from transformers import SamModel
+
+    from grounded_sam_ros.models.openvino_backend import EncoderGraph, OpenVinoRunner
+
+    model = SamModel.from_pretrained(sam_normal_weights).eval()
+    pixels = torch.from_numpy(np.random.default_rng(4).normal(size=(1, 3, 256, 256)).astype(np.float32))
+    with torch.inference_mode():
+        expected = model.vision_encoder(pixels)[0]
+
+    def start() -> OpenVinoRunner:
+        runner = OpenVinoRunner("sam", EncoderGraph.module(model), torch.float32, tmp_path)
+        (embedding,) = runner({"pixel_values": pixels}, (256, 256))
+        assert _relative(embedding, expected) < 1e-4
+        return runner
+
+    assert start().status == {(256, 256): "converted"}
+    warm = start()
+    assert warm.status == {(256, 256): "hit"} and warm.loaded_from_cache == {(256, 256): True}
+    blobs = warm.ir_path((256, 256)).parent / "blobs"
+    (folder,) = list(blobs.iterdir())
+    blob = max((p for p in folder.iterdir() if p.name != "manifest.json"), key=lambda p: p.stat().st_size)
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 8] = b"\xff" * 8
+    blob.write_bytes(bytes(data))
+    assert start().status == {(256, 256): "rebuilt"}
+    assert start().status == {(256, 256): "hit"}
+    # Stale: the IR's key file says it was made for another torch version
+    meta = warm.ir_path((256, 256)).with_suffix(".json")
+    stored = json.loads(meta.read_text())
+    stored["key"]["torch"] = "0.0"
+    meta.write_text(json.dumps(stored))
+    assert start().status == {(256, 256): "rebuilt"}
+    # Truncated weights (with the blob gone, the plugin must read the IR)
+    shutil.rmtree(blobs)
+    weights = warm.ir_path((256, 256)).with_suffix(".bin")
+    weights.write_bytes(weights.read_bytes()[:-1000])
+    assert start().status == {(256, 256): "rebuilt"}
+    assert start().status == {(256, 256): "hit"}
+
+
+def test_openvino_runs_uncached_when_the_cache_folder_is_unusable(sam_normal_weights, tmp_path):
+    import torch
+    from transformers import SamModel
+
+    from grounded_sam_ros.models.openvino_backend import EncoderGraph, OpenVinoRunner
+
+    model = SamModel.from_pretrained(sam_normal_weights).eval()
+    pixels = torch.from_numpy(np.random.default_rng(5).normal(size=(1, 3, 256, 256)).astype(np.float32))
+    with torch.inference_mode():
+        expected = model.vision_encoder(pixels)[0]
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    runner = OpenVinoRunner("sam", EncoderGraph.module(model), torch.float32, blocker)
+    (embedding,) = runner({"pixel_values": pixels}, (256, 256))
+    assert _relative(embedding, expected) < 1e-4
+    assert runner.status == {(256, 256): "converted"} and blocker.is_file()

@@ -18,6 +18,7 @@ from grounded_sam_ros.config import PipelineConfig
         {"detector_max_size": 5000},
         {"detector_max_size": 1.5},
         {"compile": True, "backend": "openvino"},
+        {"shape_buckets": "yes"},
     ],
 )
 def test_bad_speed_options_are_refused_with_the_field_name(changes):
@@ -60,6 +61,8 @@ def test_cli_speed_flags_reach_the_config():
     config = config_from_args(args)
     assert (config.compile, config.compile_cache_dir, config.detector_max_size) == (True, "/tmp/c", 512)
     assert config_from_args(build_parser().parse_args(["warmup", "--backend", "openvino"])).backend == "openvino"
-    for bad in (["--size", "640"], ["--size", "0x480"], ["--backend", "onnx"]):
+    assert config.shape_buckets == "auto"
+    assert config_from_args(build_parser().parse_args(["warmup", "--shape-buckets", "off"])).shape_buckets == "off"
+    for bad in (["--size", "640"], ["--size", "0x480"], ["--backend", "onnx"], ["--shape-buckets", "maybe"]):
         with pytest.raises(SystemExit):
             build_parser().parse_args(["warmup", *bad])

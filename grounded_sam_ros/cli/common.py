@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Optional, TextIO
 
-from grounded_sam_ros.config import BACKENDS, DEVICES_HELP, DTYPES, PipelineConfig
+from grounded_sam_ros.config import BACKENDS, DEVICES_HELP, DTYPES, SHAPE_BUCKETS, PipelineConfig
 
 PROG = "grounded-sam"
 
@@ -118,6 +118,13 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--backend", default=defaults.backend, choices=BACKENDS, help=f"default: {defaults.backend}")
     parser.add_argument(
+        "--shape-buckets",
+        default=defaults.shape_buckets,
+        choices=SHAPE_BUCKETS,
+        help="compile/openvino: pad the detector input to size buckets (on) or one graph per exact size (off: "
+        "outputs equal eager's); auto = off in float32 (default: auto)",
+    )
+    parser.add_argument(
         "--detector-max-size",
         type=int,
         default=defaults.detector_max_size,
@@ -158,6 +165,7 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         backend=args.backend,
         detector_max_size=args.detector_max_size,
         preprocess=args.preprocess,
+        shape_buckets=args.shape_buckets,
     ).validate()
 
 

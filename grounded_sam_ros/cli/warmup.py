@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         again = time.perf_counter() - start
         states = []
         for adapter in (pipe.detector, pipe.segmenter):
-            status = getattr(getattr(adapter, "compiled", None), "status", None)
+            runner = getattr(adapter, "compiled", None) or getattr(adapter, "openvino", None)
+            status = getattr(runner, "status", None)
             if status:
                 states.append(", ".join(f"{adapter.family} {'x'.join(map(str, s))}: {v}" for s, v in status.items()))
         print(f"{width}x{height}: first frame {first:.1f}s, next {again:.2f}s; {'; '.join(states) or config.backend}")

@@ -41,6 +41,8 @@ class GroundingDinoDetector:
         self.compiled: Any = None  # CompiledRegions when the compiled path is on (models.compiled.enable_compile)
         self.openvino: Any = None  # OpenVinoRunner with backend=openvino (models.openvino_backend)
         self.device_preprocess = False  # pre-processing on the device (models.device_preprocess; config.preprocess)
+        # compile / openvino: pad inputs to size buckets (True) or one graph per exact size (False: = eager)
+        self.shape_buckets = True
 
     @classmethod
     def from_pretrained(cls, model_id: str, options: LoadOptions) -> "GroundingDinoDetector":
@@ -92,7 +94,8 @@ class GroundingDinoDetector:
 
     def preprocess(self, image: np.ndarray) -> Dict[str, Any]:
         """image: HxWx3 uint8 RGB -> resized, normalised ``pixel_values`` (1, 3, h, w) and ``pixel_mask`` (1, h, w);
-        padded to the input-size bucket on the compiled path (see :mod:`grounded_sam_ros.models.compiled`)."""
+        padded to the input-size bucket on the compiled and OpenVINO paths when ``shape_buckets`` is on (see
+        :mod:`grounded_sam_ros.models.compiled`)."""
         if self.device_preprocess:
             from grounded_sam_ros.models.device_preprocess import detector_inputs
 
@@ -105,7 +108,7 @@ class GroundingDinoDetector:
                 "pixel_values": inputs["pixel_values"].to(self.device).to(self._stored),
                 "pixel_mask": inputs["pixel_mask"].to(self.device),
             }
-        if self.compiled is not None or self.openvino is not None:
+        if self.shape_buckets and (self.compiled is not None or self.openvino is not None):
             from grounded_sam_ros.models.compiled import pad_detector_image
 
             inputs = pad_detector_image(inputs)

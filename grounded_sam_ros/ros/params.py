@@ -20,7 +20,15 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Iterable, List, Mapping, Tuple, Type
 
-from grounded_sam_ros.config import BACKENDS, DEFAULT_DETECTOR, DEFAULT_SEGMENTER, DEVICES_HELP, DTYPES, PipelineConfig
+from grounded_sam_ros.config import (
+    BACKENDS,
+    DEFAULT_DETECTOR,
+    DEFAULT_SEGMENTER,
+    DEVICES_HELP,
+    DTYPES,
+    SHAPE_BUCKETS,
+    PipelineConfig,
+)
 from grounded_sam_ros.ros.capabilities import CAPABILITIES, Capability, capability_params
 from grounded_sam_ros.ros.param_table import (  # noqa: F401 - re-exported: the names users of this module know
     CONFIGURE,
@@ -167,6 +175,15 @@ CORE_PARAMS: Tuple[ParamSpec, ...] = (
         CONFIGURE,
         choices=BACKENDS,
         config_field="backend",
+    ),
+    ParamSpec(
+        "shape_buckets",
+        _DEFAULTS.shape_buckets,
+        "compile / openvino: pad the detector input to size buckets (on: fewer graphs for varied sizes) or one graph "
+        "per exact input size (off: outputs equal eager's); auto = off in float32, on otherwise.",
+        CONFIGURE,
+        choices=SHAPE_BUCKETS,
+        config_field="shape_buckets",
     ),
     ParamSpec(
         "detector_max_size",

@@ -27,7 +27,8 @@ def random_domain() -> int:
 
 
 def ros_env(domain: int) -> Dict[str, str]:
-    """The child environment: localhost discovery, offline, and the working tree's sources first on PYTHONPATH."""
+    """The child environment: localhost discovery, offline, the working tree's sources first on PYTHONPATH, and
+    Python's fault handler (a crash shows where each thread was)."""
     root = str(Path(__file__).resolve().parents[1])
     path = os.environ.get("PYTHONPATH")
     return processes.ros_env(
@@ -36,6 +37,7 @@ def ros_env(domain: int) -> Dict[str, str]:
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_VERBOSITY="error",
         PYTHONPATH=root + (os.pathsep + path if path else ""),
+        PYTHONFAULTHANDLER="1",  # a crash of the child prints every thread's Python stack into its log
     )
 
 

@@ -48,12 +48,15 @@ def run(make_node: Callable[[], Any], args: Optional[List[str]] = None) -> None:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        idle = True
         if node is not None:
             # An inference in progress cannot be interrupted; do not wait for it longer than a moment
-            node.stop_worker(timeout=2.0)
+            idle = node.stop_worker(timeout=2.0)
         if executor is not None:
-            executor.shutdown(timeout_sec=1.0)
-        if node is not None:
+            idle = executor.shutdown(timeout_sec=1.0) and idle
+        if node is not None and idle:
+            # Only when no callback and no worker is running any more: destroying a node's publishers, services and
+            # timers under a running callback can crash inside rcl. Otherwise the process exit below frees them.
             node.destroy_node()
         rclpy.try_shutdown()
     # Everything is shut down (or the worker, a daemon thread, is still inside the model): exit without waiting

@@ -35,7 +35,9 @@ from bench.measure import (
     merge_agreement,
     run_naive,
     run_pipeline,
+    synchronise_encoder,
     synchronising,
+    write_report,
 )
 from bench.naive import NaiveGroundedSam
 from bench.workloads import CENTRE, frame
@@ -62,14 +64,7 @@ def build(detector: str, segmenter: str, device: str, cache_dir: str, options: D
     config = PipelineConfig(detector_model=detector, segmenter_model=segmenter, device=device, local_files_only=True,
                             compile_cache_dir=cache_dir, **options)  # fmt: skip
     pipe = build_pipeline(forced_top_k(config, CENTRE.boxes))
-    embed, sync = pipe.segmenter.embed, synchronising(device)
-
-    def embed_synchronised(inputs):  # the encoder's own stage time (the decoder would wait for it anyway)
-        state = embed(inputs)
-        sync()
-        return state
-
-    pipe.segmenter.embed = embed_synchronised
+    synchronise_encoder(pipe, device)
     return pipe
 
 
@@ -281,13 +276,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         except Exception as exc:  # noqa: BLE001
             report["failed"]["tracking profile"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
             _log(f"tracking profile FAILED:\n{traceback.format_exc()}")
-    text = render(report)
-    print(text, flush=True)
-    report["table"] = text.splitlines()
     out = Path(args.out) if args.out else Path(__file__).resolve().parent / "results" / "gpu-variants.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1, default=float) + "\n")
-    _log(f"wrote {out}")
+    write_report(report, render(report), out, _log)
     return 0
 
 

@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -79,16 +81,30 @@ def load_pipeline(detector: str, segmenter: str, device: str, dtype: str, k: int
     )
     pipe = build_pipeline(forced_top_k(config, k))
     if device.startswith("cuda"):
-        # The encoder's output stays on the GPU until the decoder reads it: wait for it so each stage gets its own time
-        embed, sync = pipe.segmenter.embed, synchronising(device)
-
-        def embed_synchronised(inputs):
-            state = embed(inputs)
-            sync()
-            return state
-
-        pipe.segmenter.embed = embed_synchronised
+        synchronise_encoder(pipe, device)
     return pipe
+
+
+def synchronise_encoder(pipe: GroundedSamPipeline, device: str) -> None:
+    """Make the SAM encoder wait for the device after each call, so that it gets its own stage time (its output
+    stays on the GPU until the decoder reads it, which would otherwise charge the encoder to the decoder)."""
+    embed, sync = pipe.segmenter.embed, synchronising(device)
+
+    def embed_synchronised(inputs):
+        state = embed(inputs)
+        sync()
+        return state
+
+    pipe.segmenter.embed = embed_synchronised
+
+
+def write_report(report: Dict[str, Any], text: str, out: Path, log: Callable[[str], None]) -> None:
+    """Print the rendered ``text``, keep it in ``report["table"]`` and write ``report`` as JSON to ``out``."""
+    print(text, flush=True)
+    report["table"] = text.splitlines()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1, default=float) + "\n")
+    log(f"wrote {out}")
 
 
 def message_converter() -> Tuple[Optional[Callable[[Any], Any]], str]:

@@ -42,6 +42,7 @@ from bench.measure import (
     run_naive,
     run_pipeline,
     synchronising,
+    write_report,
 )
 from bench.naive import NaiveGroundedSam
 from bench.workloads import CENTRE, FULL, QUICK, Workload, frame
@@ -477,13 +478,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     report["peak_rss_mb"] = peak_rss_mb()
     report["machine"]["load_average_end"] = [round(v, 2) for v in load_average()]
     report["targets"] = targets(report)
-    text = render(report)
-    print(text, flush=True)
     out = Path(args.out) if args.out else RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M')}-{mode}-{device}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    report["table"] = text.splitlines()
-    out.write_text(json.dumps(report, indent=1, default=float) + "\n")
-    _log(f"wrote {out}")
+    write_report(report, render(report), out, _log)
     return 0
 
 

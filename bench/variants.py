@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import sys
 import time
@@ -31,7 +30,16 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from bench.machine import find_models, load_average, machine_info, matmul_peak
-from bench.measure import Samples, agreement, count_flops, forced_top_k, merge_agreement, run_naive, run_pipeline
+from bench.measure import (
+    Samples,
+    agreement,
+    count_flops,
+    forced_top_k,
+    merge_agreement,
+    run_naive,
+    run_pipeline,
+    write_report,
+)
 from bench.model_agreement import compare, openvino_profile, raw_outputs
 from bench.naive import NaiveGroundedSam
 from bench.profile_table import profile_stages
@@ -248,13 +256,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if "openvino auto" in pipes:
         report["profile_openvino"] = openvino_profile(pipes["openvino auto"], frame(0, CENTRE.size)[1], CENTRE.query)
     report["load_average_end"] = [round(v, 2) for v in load_average()]
-    text = render(report)
-    print(text, flush=True)
-    report["table"] = text.splitlines()
     out = Path(args.out) if args.out else RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M')}-cpu-variants.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1, default=float) + "\n")
-    _log(f"wrote {out}")
+    write_report(report, render(report), out, _log)
     return 0
 
 

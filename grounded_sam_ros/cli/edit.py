@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 
 from grounded_sam_ros.cli.common import add_model_args, config_from_args, err, first_line, load_pipeline, output_dir
+from grounded_sam_ros.config import PipelineConfig
 from grounded_sam_ros.editing.config import EDIT_DTYPES, MODES, EditConfig
 
 
@@ -86,6 +87,16 @@ def edit_config_from_args(args: argparse.Namespace) -> EditConfig:
     ).validate()
 
 
+def load_pipeline_and_editor(config: PipelineConfig, edit_config: EditConfig):
+    """The Grounded-SAM pipeline and the inpainting editor on its device, each loaded once and reported; ``None``
+    (after one error line) when either cannot load."""
+    pipe = load_pipeline(config)
+    if pipe is None:
+        return None
+    editor = load_editor_or_report(edit_config, pipe.config.device)
+    return None if editor is None else (pipe, editor)
+
+
 def load_editor_or_report(config: EditConfig, device: str):
     """Load the inpainting model and say so; ``None`` (after one error line) when it cannot load."""
     from grounded_sam_ros.editing.editor import load_editor
@@ -125,12 +136,10 @@ def run(args: argparse.Namespace) -> int:
         err(str(exc))
         return 2
 
-    pipe = load_pipeline(config)
-    if pipe is None:
+    loaded = load_pipeline_and_editor(config, edit_config)
+    if loaded is None:
         return 1
-    editor = load_editor_or_report(edit_config, pipe.config.device)
-    if editor is None:
-        return 1
+    pipe, editor = loaded
 
     from grounded_sam_ros.editing.editor import edit_query
 

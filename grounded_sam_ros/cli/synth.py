@@ -10,8 +10,14 @@ import re
 from pathlib import Path
 from typing import List
 
-from grounded_sam_ros.cli.common import add_model_args, config_from_args, err, first_line, load_pipeline, output_dir
-from grounded_sam_ros.cli.edit import add_edit_args, add_instance_args, edit_config_from_args, labels_of
+from grounded_sam_ros.cli.common import add_model_args, config_from_args, err, first_line, output_dir
+from grounded_sam_ros.cli.edit import (
+    add_edit_args,
+    add_instance_args,
+    edit_config_from_args,
+    labels_of,
+    load_pipeline_and_editor,
+)
 from grounded_sam_ros.editing.config import EditConfig
 
 # Synthetic labels are the source masks: repaint close to them (a wide dilation would let the new object grow past
@@ -88,14 +94,10 @@ def run(args: argparse.Namespace) -> int:
         err(str(exc))
         return 2
 
-    pipe = load_pipeline(config)
-    if pipe is None:
+    loaded = load_pipeline_and_editor(config, edit_config)
+    if loaded is None:
         return 1
-    from grounded_sam_ros.cli.edit import load_editor_or_report
-
-    editor = load_editor_or_report(edit_config, pipe.config.device)
-    if editor is None:
-        return 1
+    pipe, editor = loaded
 
     frames = count_frames(args.inputs, args.topic)
     writer = CocoWriter(out_dir / COCO_NAME, resume=not args.no_resume, categories=[])

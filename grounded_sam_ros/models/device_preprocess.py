@@ -19,6 +19,7 @@ precision and keeps the host processors (bit-exact with plain transformers) in f
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Dict, Sequence, Tuple
 
 import numpy as np
@@ -63,11 +64,18 @@ def resize_levels(pixels: Any, size: Tuple[int, int]) -> Any:
 
 def normalise(pixels: Any, rescale: float, mean: Sequence[float], std: Sequence[float], dtype: Any) -> Any:
     """(pixels * rescale - mean) / std per channel, then cast to ``dtype`` (the model's input precision)."""
+    mean_t = _channel_constant(tuple(mean), str(pixels.device))
+    std_t = _channel_constant(tuple(std), str(pixels.device))
+    return ((pixels * rescale - mean_t) / std_t).to(dtype)
+
+
+@functools.lru_cache(maxsize=16)
+def _channel_constant(values: Tuple[float, ...], device: str) -> Any:
+    """(1, C, 1, 1) float32 ``values`` on ``device``, made once: a new tensor per frame would be a blocking
+    host-to-device copy inside the frame."""
     import torch
 
-    mean_t = torch.tensor(list(mean), dtype=torch.float32, device=pixels.device).view(1, -1, 1, 1)
-    std_t = torch.tensor(list(std), dtype=torch.float32, device=pixels.device).view(1, -1, 1, 1)
-    return ((pixels * rescale - mean_t) / std_t).to(dtype)
+    return torch.tensor(values, dtype=torch.float32, device=device).view(1, -1, 1, 1)
 
 
 def detector_size(height: int, width: int, size: Dict[str, int]) -> Tuple[int, int]:

@@ -22,12 +22,12 @@ sensitive in f32. SAM's prompt encoder and mask decoder stay in torch (float32),
 Grounding DINO as transformers writes it uses four operations OpenVINO's PyTorch front end has no rule for
 (``cummax``/``cummin`` in the text-mask helper, ``isin``, ``special.logit``): the text masks are computed in torch
 before the call and enter the IR as inputs (same function, same values), and ``isin`` / ``logit`` are traced through
-equivalent elementary operations.
+equivalent elementary operations; the two-stage proposals' border test is traced in exact arithmetic, since the
+plugin's division would flip it (:mod:`grounded_sam_ros.models.openvino_trace`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -36,9 +36,15 @@ import shutil
 import warnings
 import zlib
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
+
+from grounded_sam_ros.models.openvino_trace import traceable
 
 _LOG = logging.getLogger(__name__)
+
+# Part of every IR's cache key: bumped whenever what is traced changes, so IRs of an older graph are converted again
+# (2: the two-stage proposals' exact border test, see models.openvino_trace)
+GRAPH_VERSION = 2
 
 _DETECTOR_INPUTS = ("pixel_values", "pixel_mask", "input_ids", "attention_mask", "token_type_ids",
                     "text_self_attention_masks", "position_ids")  # fmt: skip
@@ -186,7 +192,8 @@ class OpenVinoRunner:
         import torch
 
         return {"family": self.family, "architecture": self._architecture, "weights": self._weights,
-                "shape": list(shape), "torch": torch.__version__, "openvino": ov.__version__}  # fmt: skip
+                "shape": list(shape), "torch": torch.__version__, "openvino": ov.__version__,
+                "graph": GRAPH_VERSION}  # fmt: skip
 
     @property
     def plugin_config(self) -> Dict[str, str]:
@@ -215,7 +222,7 @@ class OpenVinoRunner:
         import torch
 
         def convert() -> Any:
-            with torch.no_grad(), _traceable(), warnings.catch_warnings():
+            with torch.no_grad(), traceable(self._module), warnings.catch_warnings():
                 # The trace bakes this bucket's sizes in (each bucket is its own IR): the warnings say just that
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)
                 model = ov.convert_model(self._module, example_input=dict(inputs))
@@ -310,28 +317,6 @@ class EncoderGraph:
                 return self.model.vision_encoder(pixel_values)[0]
 
         return _Graph().eval()
-
-
-@contextlib.contextmanager
-def _traceable() -> Iterator[None]:
-    """``torch.isin`` and ``torch.special.logit`` as elementary operations while tracing (same values)."""
-    import torch
-
-    isin, logit = torch.isin, torch.special.logit
-
-    def plain_isin(elements, test_elements, **kwargs):
-        return (elements.unsqueeze(-1) == test_elements.reshape(-1)).any(-1)
-
-    def plain_logit(x, eps=None):
-        if eps is not None:
-            x = x.clamp(eps, 1.0 - eps)
-        return torch.log(x / (1.0 - x))
-
-    torch.isin, torch.special.logit = plain_isin, plain_logit
-    try:
-        yield
-    finally:
-        torch.isin, torch.special.logit = isin, logit
 
 
 def enable_openvino(detector: Any, segmenter: Any, cache_dir: str = "") -> None:

@@ -66,3 +66,43 @@ def test_the_torch_backend_routes_the_text_backbone_through_the_cache(tiny_model
     pipe = _pipeline(tiny_models)
     assert isinstance(pipe.detector.model.model.text_backbone.forward, TextFeatureCache)
     assert cache_text_features(pipe.detector.model) is pipe.detector.text_cache  # idempotent
+
+
+def test_the_detector_keys_the_cache_on_the_host_without_reading_tensors_back(tiny_models, monkeypatch):
+    """On a GPU, comparing the token tensors would synchronise the host every frame: the detector names its query
+    on the host instead (token ids + padded length), and the cache then compares no tensor at all."""
+    pipe = _pipeline(tiny_models)
+    cache = pipe.detector.text_cache
+    image = np.random.default_rng(1).integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    inputs = pipe.detector.preprocess(image)
+    first = pipe.detector.forward(inputs, pipe.text_prompt("cup . person"))
+
+    def no_tensor_reads(*args, **kwargs):
+        raise AssertionError("the cache compared tensors")
+
+    monkeypatch.setattr(torch, "equal", no_tensor_reads)
+    again = pipe.detector.forward(inputs, pipe.text_prompt("cup . person"))
+    other = pipe.detector.forward(inputs, pipe.text_prompt("a red cup"))
+    back = pipe.detector.forward(inputs, pipe.text_prompt("cup . person"))
+    assert (cache.hits, cache.misses) == (1, 3)
+    np.testing.assert_array_equal(again.token_probs, first.token_probs)
+    np.testing.assert_array_equal(back.boxes_cxcywh, first.boxes_cxcywh)
+    assert not np.array_equal(other.token_probs, first.token_probs)  # another query: really computed
+
+
+def test_a_host_key_and_the_autocast_state_key_the_cache_together():
+    from grounded_sam_ros.models.text_cache import TextFeatureCache
+
+    calls = []
+    cache = TextFeatureCache(lambda ids: calls.append(1) or ids.float() * 2)
+    ids = torch.tensor([[1, 2, 3]])
+    with cache.keyed((1, 2, 3)):
+        cache(ids)
+        cache(ids)  # same host key: a hit
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            cache(ids)  # another precision: computed again
+    with cache.keyed((1, 2, 4)):
+        out = cache(torch.tensor([[1, 2, 4]]))
+    cache(torch.tensor([[1, 2, 4]]))  # outside keyed(): compared by value, and a host-keyed entry is not reused
+    assert (cache.hits, cache.misses, len(calls)) == (1, 4, 4)
+    assert torch.equal(out, torch.tensor([[2.0, 4.0, 8.0]]))

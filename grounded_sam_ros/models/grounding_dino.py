@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
@@ -40,6 +41,7 @@ class GroundingDinoDetector:
         self._size: Optional[Dict[str, int]] = None  # resize override (set_max_size); None = the processor's
         self.compiled: Any = None  # CompiledRegions when the compiled path is on (models.compiled.enable_compile)
         self.openvino: Any = None  # OpenVinoRunner with backend=openvino (models.openvino_backend)
+        self.text_cache: Any = None  # TextFeatureCache on the torch backend (models.text_cache, set by the pipeline)
         self.device_preprocess = False  # pre-processing on the device (models.device_preprocess; config.preprocess)
         # compile / openvino: pad inputs to size buckets (True) or one graph per exact size (False: = eager)
         self.shape_buckets = True
@@ -128,7 +130,10 @@ class GroundingDinoDetector:
 
             logits, boxes = self.openvino(DetectorGraph.inputs(self.model, inputs, text), shape)
         else:
-            with inference(self.device, self.dtype, self._stored):
+            # The text backbone's inputs follow from the caption's tokens and padded length: the cache's host key
+            host_key = (tuple(prompt.spans.input_ids), int(text["input_ids"].shape[1]), str(self.device))
+            keyed = self.text_cache.keyed(host_key) if self.text_cache is not None else contextlib.nullcontext()
+            with inference(self.device, self.dtype, self._stored), keyed:
                 run = lambda: self.model(**inputs, **text)  # noqa: E731
                 outputs = run() if self.compiled is None else self.compiled.run(shape, run)
             logits, boxes = outputs.logits, outputs.pred_boxes

@@ -43,8 +43,9 @@ from grounded_sam_ros.models.openvino_trace import traceable
 _LOG = logging.getLogger(__name__)
 
 # Part of every IR's cache key: bumped whenever what is traced changes, so IRs of an older graph are converted again
-# (2: the two-stage proposals' exact border test, see models.openvino_trace)
-GRAPH_VERSION = 2
+# (2: the two-stage proposals' exact border test, see models.openvino_trace; 3: deformable attention, one bag per
+# corner; 4: SAM's folded attention without padding v)
+GRAPH_VERSION = 4
 
 _DETECTOR_INPUTS = ("pixel_values", "pixel_mask", "input_ids", "attention_mask", "token_type_ids",
                     "text_self_attention_masks", "position_ids")  # fmt: skip

@@ -39,8 +39,10 @@ def _folded_forward(self: Any, hidden_states: torch.Tensor, output_attentions: b
         query = torch.cat((query * scale, rel_h, rel_w), dim=-1)
         key = torch.cat((key, rows.expand(batch, heads, -1, -1), cols.expand(batch, heads, -1, -1)), dim=-1)
         scale = 1.0
-    if query.shape[-1] != value.shape[-1]:
-        # The fused CPU kernel wants one head size for q, k and v: pad v with zeros and drop them after
+    if query.shape[-1] != value.shape[-1] and not torch.jit.is_tracing():
+        # torch's fused CPU kernel wants one head size for q, k and v: pad v with zeros and drop them after. Not
+        # when traced for OpenVINO, whose attention takes a narrower v (the padding tripled its A.V product: a
+        # third of SAM-B's encoder time there)
         dim = value.shape[-1]
         value = nn.functional.pad(value, (0, query.shape[-1] - dim))
         out = nn.functional.scaled_dot_product_attention(query, key, value, scale=scale)[..., :dim]

@@ -223,6 +223,9 @@ class OpenVinoRunner:
         import torch
 
         def convert() -> Any:
+            _LOG.info("openvino %s %s: converting to OpenVINO IR (first use of this input size; minutes on a small "
+                      "CPU, once: `grounded-sam warmup --backend openvino` does it ahead)", self.family,
+                      "x".join(map(str, shape)))  # fmt: skip
             with torch.no_grad(), traceable(self._module), warnings.catch_warnings():
                 # The trace bakes this bucket's sizes in (each bucket is its own IR): the warnings say just that
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)

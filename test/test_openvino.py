@@ -204,3 +204,37 @@ def test_openvino_runs_uncached_when_the_cache_folder_is_unusable(sam_normal_wei
     (embedding,) = runner({"pixel_values": pixels}, (256, 256))
     assert _relative(embedding, expected) < 1e-4
     assert runner.status == {(256, 256): "converted"} and blocker.is_file()
+
+
+def test_openvino_conversion_removes_irs_of_an_older_graph_version(sam_normal_weights, tmp_path):
+    """IRs traced by an older version of the graph (their key's ``graph`` below GRAPH_VERSION, or none: version 1)
+    are never used again; the next conversion deletes them with their blobs, and keeps current ones and foreign
+    files."""
+    import torch
+    from transformers import SamModel
+
+    from grounded_sam_ros.models.openvino_backend import GRAPH_VERSION, EncoderGraph, IrCache, OpenVinoRunner
+
+    model = SamModel.from_pretrained(sam_normal_weights).eval()
+    runner = OpenVinoRunner("sam", EncoderGraph.module(model), torch.float32, tmp_path)
+    cache = IrCache(tmp_path / "openvino")
+    current = {**runner.key((256, 256)), "shape": [512, 512]}  # same graph version, another size: kept
+    old = {key: value for key, value in runner.key((256, 256)).items() if key != "graph"}  # before versions
+    older = {**runner.key((256, 256)), "graph": GRAPH_VERSION - 1}
+    for key in (current, old, older):
+        stem = cache.stem(key)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in (".xml", ".bin"):
+            stem.with_suffix(suffix).write_text("stand-in")
+        stem.with_suffix(".json").write_text(json.dumps({"key": key, "files": {}}))
+        cache.blobs(key, "f32").mkdir(parents=True)
+    foreign = tmp_path / "openvino" / "notes.json"
+    foreign.write_text("{}")
+    pixels = torch.zeros(1, 3, 256, 256)
+    runner({"pixel_values": pixels}, (256, 256))
+    assert runner.status == {(256, 256): "converted"}
+    for key, kept in ((current, True), (old, False), (older, False)):
+        stem = cache.stem(key)
+        assert stem.with_suffix(".xml").exists() is kept and stem.with_suffix(".bin").exists() is kept
+        assert stem.with_suffix(".json").exists() is kept and cache.blobs(key, "f32").exists() is kept
+    assert foreign.exists() and runner.ir_path((256, 256)).exists()

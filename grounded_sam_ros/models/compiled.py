@@ -38,7 +38,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 _LOG = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1  # bump when the regions or the bucket rules change: old entries then no longer match
+CACHE_FORMAT = 2  # bump when the regions, their code or the bucket rules change: old entries then no longer match
+# (2: the deformable attention inside the encoder/decoder layers gathers one bag per corner)
 SHORT_STEP, LONG_STEP, TEXT_STEP = 32, 64, 16
 _MAGIC = b"GSRCOMPILE\n"
 

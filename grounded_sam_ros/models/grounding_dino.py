@@ -42,6 +42,7 @@ class GroundingDinoDetector:
         self.compiled: Any = None  # CompiledRegions when the compiled path is on (models.compiled.enable_compile)
         self.openvino: Any = None  # OpenVinoRunner with backend=openvino (models.openvino_backend)
         self.text_cache: Any = None  # TextFeatureCache on the torch backend (models.text_cache, set by the pipeline)
+        self._checked_modules: Any = None  # modules whose tensor checks the forward skips (models.tensor_checks)
         self.device_preprocess = False  # pre-processing on the device (models.device_preprocess; config.preprocess)
         # compile / openvino: pad inputs to size buckets (True) or one graph per exact size (False: = eager)
         self.shape_buckets = True
@@ -130,10 +131,16 @@ class GroundingDinoDetector:
 
             logits, boxes = self.openvino(DetectorGraph.inputs(self.model, inputs, text), shape)
         else:
+            from grounded_sam_ros.models.tensor_checks import check_modules, without_tensor_checks
+
+            if self._checked_modules is None:
+                self._checked_modules = check_modules(self.model)
             # The text backbone's inputs follow from the caption's tokens and padded length: the cache's host key
             host_key = (tuple(prompt.spans.input_ids), int(text["input_ids"].shape[1]), str(self.device))
             keyed = self.text_cache.keyed(host_key) if self.text_cache is not None else contextlib.nullcontext()
-            with inference(self.device, self.dtype, self._stored), keyed:
+            # Without transformers' per-layer tensor assertions: each reads a GPU tensor back (models.tensor_checks)
+            unchecked = without_tensor_checks(self._checked_modules)
+            with inference(self.device, self.dtype, self._stored), keyed, unchecked:
                 run = lambda: self.model(**inputs, **text)  # noqa: E731
                 outputs = run() if self.compiled is None else self.compiled.run(shape, run)
             logits, boxes = outputs.logits, outputs.pred_boxes

@@ -18,11 +18,12 @@
 #   tracking bench.bench_tracking on CUDA: stream fps at detect_every 1/5/10/30
 #   tests    the GPU-only tests (CUDA compiled path, official processors of SAM 2 / SAM 3 / OmDet-Turbo, EdgeTAM)
 #   zoo      bench.bench_zoo on CUDA: every detector x segmenter pair and SAM 3
+#   syncs    bench.sync_audit: every host synchronisation of one default frame, with the line that caused it
 # Results: $OUT/*.json (one per step), log.txt (every step's output), steps.log: at most 8 files come back from the
 # GPU machine, so keep it that way.
 set -uo pipefail
 OUT=${OUT:-/tmp/gsr-gpu-out}
-STEPS=${STEPS:-setup tests bench startup tracking zoo}
+STEPS=${STEPS:-setup tests syncs bench startup tracking zoo}
 DEADLINE_S=${DEADLINE_S:-470}
 PY=${PY:-python3}
 CACHE=/tmp/gsr-compile-cache
@@ -83,6 +84,11 @@ tests() {
   # shellcheck disable=SC2046
   run tests 150 $PY -m pytest -q -p no:cacheprovider -m "slow or not slow" -o addopts="-ra" \
     ${GPU_TESTS:-$(ls test/test_gpu.py test/test_device_preprocess.py test/test_official_*.py 2> /dev/null)}
+}
+
+syncs() {
+  wait  # the default models
+  run syncs 90 $PY -m bench.sync_audit --out "$OUT/syncs.json"
 }
 
 zoo() {

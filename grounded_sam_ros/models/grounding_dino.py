@@ -29,6 +29,8 @@ class GroundingDinoDetector:
     def __init__(self, model: Any, processor: Any, device: str = "cpu", dtype: Any = None) -> None:
         import torch
 
+        from grounded_sam_ros.models.tensor_checks import check_modules
+
         self.model = model.eval()
         self.processor = processor
         self.device = torch.device(device)
@@ -42,7 +44,8 @@ class GroundingDinoDetector:
         self.compiled: Any = None  # CompiledRegions when the compiled path is on (models.compiled.enable_compile)
         self.openvino: Any = None  # OpenVinoRunner with backend=openvino (models.openvino_backend)
         self.text_cache: Any = None  # TextFeatureCache on the torch backend (models.text_cache, set by the pipeline)
-        self._checked_modules: Any = None  # modules whose tensor checks the forward skips (models.tensor_checks)
+        # transformers modules whose tensor assertions the forward skips: each reads a GPU tensor back
+        self._checked_modules = check_modules(self.model)
         self.device_preprocess = False  # pre-processing on the device (models.device_preprocess; config.preprocess)
         # compile / openvino: pad inputs to size buckets (True) or one graph per exact size (False: = eager)
         self.shape_buckets = True
@@ -131,10 +134,8 @@ class GroundingDinoDetector:
 
             logits, boxes = self.openvino(DetectorGraph.inputs(self.model, inputs, text), shape)
         else:
-            from grounded_sam_ros.models.tensor_checks import check_modules, without_tensor_checks
+            from grounded_sam_ros.models.tensor_checks import without_tensor_checks
 
-            if self._checked_modules is None:
-                self._checked_modules = check_modules(self.model)
             # The text backbone's inputs follow from the caption's tokens and padded length: the cache's host key
             host_key = (tuple(prompt.spans.input_ids), int(text["input_ids"].shape[1]), str(self.device))
             keyed = self.text_cache.keyed(host_key) if self.text_cache is not None else contextlib.nullcontext()

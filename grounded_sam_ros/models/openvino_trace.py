@@ -14,7 +14,7 @@ Three things in transformers' Grounding DINO do not survive the conversion as th
   While tracing, the test is made in exact integer arithmetic instead — ``100 x + 50 > w`` and ``100 x + 50 < 99 w``,
   i.e. ``0.01 < (x + 0.5) / w < 0.99`` over the rationals — which gives eager float32's answer for every size (a
   quotient within rounding of a threshold without equalling it would need ``w`` > 80 000 px; checked exhaustively
-  up to 4096 by ``test/test_openvino.py``). The proposals' values themselves still go through the division: their
+  up to 4096 by ``test/test_openvino_trace.py``). The proposals' values themselves still go through the division: their
   rounding is continuous, not a switch.
 """
 
@@ -69,7 +69,7 @@ def encoder_output_proposals(
 
 
 @contextlib.contextmanager
-def traceable(model: Any = None) -> Iterator[None]:
+def traceable(model: Any) -> Iterator[None]:
     """While tracing ``model`` (any module; Grounding DINO's core is found inside it): ``torch.isin`` and
     ``torch.special.logit`` as elementary operations, and the exact proposal validity of
     :func:`encoder_output_proposals`. Everything is restored on exit."""
@@ -83,7 +83,7 @@ def traceable(model: Any = None) -> Iterator[None]:
             x = x.clamp(eps, 1.0 - eps)
         return torch.log(x / (1.0 - x))
 
-    cores = [m for m in (model.modules() if model is not None else ()) if _has_proposals(m)]
+    cores = [m for m in model.modules() if _has_proposals(m)]
     torch.isin, torch.special.logit = plain_isin, plain_logit
     for core in cores:
         core.generate_encoder_output_proposals = types.MethodType(encoder_output_proposals, core)
